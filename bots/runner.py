@@ -1,0 +1,75 @@
+"""``kimi-bot run``: the HTTP server plus every configured platform adapter, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+from bots.http import HttpServer, Route, build_app
+from core.config import Settings
+from core.service import Services, start_services
+
+log = logging.getLogger(__name__)
+
+NO_PLATFORM_HINT = (
+    "no chat platform configured: set TELEGRAM_BOT_TOKEN for Telegram, and/or SLACK_BOT_TOKEN "
+    "with SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode) for Slack. "
+    "Serving health checks only."
+)
+
+
+class Adapter(Protocol):
+    """A platform adapter: HTTP routes it wants, and a lifecycle inside our event loop."""
+
+    name: str
+
+    def routes(self) -> list[Route]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def configured_adapters(services: Services) -> list[Adapter]:
+    """Adapters whose settings are present. Platform packages import lazily."""
+    return []
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    services = await start_services(settings)
+    stop = stop or asyncio.Event()
+    _install_signal_handlers(stop)
+    adapters = configured_adapters(services)
+    routes = [route for adapter in adapters for route in adapter.routes()]
+    server = HttpServer(build_app(services.db, routes), settings.host, settings.port)
+    await server.start()
+    log.info("HTTP server on http://%s:%d (GET /healthz)", settings.host, server.port)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+            log.info("%s adapter started", adapter.name)
+        if not adapters:
+            log.warning(NO_PLATFORM_HINT)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("%s adapter did not stop cleanly", adapter.name)
+        await server.stop()
+        await services.close()
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass

@@ -1,0 +1,154 @@
+"""Settings from the environment (and an optional ``.env``), validated once at start-up.
+
+A missing or invalid setting stops start-up with one line that names it; secret values are
+``SecretStr`` so they never appear in reprs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.catalog import Catalog, CatalogError, load_catalog
+
+
+class ConfigError(Exception):
+    """Start-up configuration problem, with a message safe to print."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Names match the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=False)
+
+    moonshot_api_key: SecretStr | None = None
+    moonshot_base_url: str = "https://api.moonshot.cn/v1"
+    kimi_model: str = "kimi-k2"
+    kimi_models_file: str | None = None
+    kimi_max_output: int = Field(default=2048, gt=0)
+    kimi_temperature: float = Field(default=0.3, ge=0.0, le=1.0)
+    kimi_system_prompt: str = (
+        "You are Kimi, a helpful assistant made by Moonshot AI. Answer in the language of the user."
+    )
+    kimi_request_timeout: float = Field(default=300.0, gt=0)
+    kimi_max_retries: int = Field(default=4, ge=0, le=10)
+    kimi_timezone: str = "UTC"
+
+    database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_chats: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("admins", "allowed_users", "allowed_chats", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Comma-separated platform-qualified ids, e.g. ``telegram:123,slack:U42``."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("kimi_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use e.g. UTC or Asia/Shanghai)"
+            ) from None
+        return value
+
+    @field_validator("moonshot_base_url", "telegram_api_url")
+    @classmethod
+    def _url_without_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_url_with_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(self.kimi_models_file)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise ConfigError with one clear line on any problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "setting"
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+    try:
+        catalog = settings.catalog
+    except CatalogError as exc:
+        raise ConfigError(str(exc)) from None
+    if settings.kimi_model not in catalog:
+        raise ConfigError(
+            f"invalid setting KIMI_MODEL: {settings.kimi_model!r} is not in the catalog "
+            f"({', '.join(catalog.ids())}); add it with KIMI_MODELS_FILE"
+        )
+    if (
+        settings.slack_enabled
+        and not settings.slack_app_token
+        and not settings.slack_signing_secret
+    ):
+        raise ConfigError(
+            "invalid setting SLACK_SIGNING_SECRET: required for HTTP events "
+            "(or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    return settings
+
+
+def require_api_key(settings: Settings) -> str:
+    """The Moonshot key, or a ConfigError naming the variable (the value is never printed)."""
+    if settings.moonshot_api_key is None or not settings.moonshot_api_key.get_secret_value():
+        raise ConfigError(
+            "missing setting MOONSHOT_API_KEY: get a key at the Moonshot platform console, "
+            "or run `kimi-bot emulator` and point MOONSHOT_BASE_URL at it"
+        )
+    return settings.moonshot_api_key.get_secret_value()

@@ -1,0 +1,116 @@
+"""Context building: the system prompt plus as many recent turns as fit the model's budget.
+
+History is read newest-first in keyset pages, so the cost depends on how much fits the window,
+not on how much the conversation has stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.tokens import TokenEstimator
+from storage import COMPLETE, INCOMPLETE, StoredMessage
+from storage.messages import MessageRepository
+
+GROUP_NOTE = (
+    "This is a group conversation. Each user message starts with the speaker's name and a colon; "
+    "people may refer to what others said earlier."
+)
+_USABLE = {COMPLETE, INCOMPLETE}
+
+
+class MessageTooLong(Exception):
+    """The current user message alone does not fit the model's window."""
+
+    def __init__(self, tokens: int, limit: int) -> None:
+        super().__init__(f"message needs ~{tokens} tokens, budget is {limit}")
+        self.tokens = tokens
+        self.limit = limit
+
+
+@dataclass(slots=True)
+class BuiltContext:
+    messages: list[dict[str, Any]]
+    estimate: int
+    raw_estimate: int
+    history_messages: int
+
+
+class ContextBuilder:
+    def __init__(
+        self, messages: MessageRepository, estimator: TokenEstimator, page_size: int = 32
+    ) -> None:
+        self._messages = messages
+        self._estimator = estimator
+        self._page_size = page_size
+
+    async def build(
+        self,
+        *,
+        conversation_id: int,
+        current_message_id: int,
+        system_prompt: str,
+        budget: int,
+        is_group: bool,
+        extra_system: list[str] | None = None,
+    ) -> BuiltContext:
+        """Messages for the model, oldest first, ending with the current user message."""
+        system_text = f"{system_prompt}\n\n{GROUP_NOTE}" if is_group else system_prompt
+        head = [{"role": "system", "content": system_text}]
+        head += [{"role": "system", "content": text} for text in extra_system or [] if text]
+        used = self._estimator.messages(head)
+        current = await self._messages.get(current_message_id)
+        if current is None:
+            raise LookupError(f"message {current_message_id} is not stored")
+        current_cost = self._estimator.message(_as_api(current, is_group))
+        if used + current_cost > budget:
+            raise MessageTooLong(current_cost, max(budget - used, 0))
+        used += current_cost
+        picked: list[StoredMessage] = [current]
+        async for stored in self._candidates(conversation_id, current_message_id):
+            if stored.id == current_message_id:
+                continue
+            cost = self._estimator.message(_as_api(stored, is_group))
+            if used + cost > budget:
+                break
+            used += cost
+            picked.append(stored)
+        picked.sort(key=lambda m: m.turn_order)
+        body = [_as_api(m, is_group) for m in picked]
+        messages = head + body
+        return BuiltContext(
+            messages=messages,
+            estimate=used,
+            raw_estimate=self._estimator.raw_messages(messages),
+            history_messages=len(body),
+        )
+
+    async def _candidates(self, conversation_id: int, current_id: int):  # type: ignore[no-untyped-def]
+        """Usable messages newest first, up to the current turn (later messages wait their turn)."""
+        before: int | None = None
+        while True:
+            page = await self._messages.page(
+                conversation_id, before_id=before, limit=self._page_size
+            )
+            for stored in page:
+                if _belongs(stored, current_id):
+                    yield stored
+            if len(page) < self._page_size:
+                return
+            before = page[-1].id
+
+
+def _belongs(stored: StoredMessage, current_id: int) -> bool:
+    if stored.status not in _USABLE or not stored.content.strip():
+        return False
+    if stored.role == "assistant" and stored.reply_to_id is not None:
+        return stored.reply_to_id < current_id
+    return stored.id <= current_id
+
+
+def _as_api(stored: StoredMessage, is_group: bool) -> dict[str, Any]:
+    content = stored.content
+    if is_group and stored.role == "user" and stored.author_name:
+        content = f"{stored.author_name}: {content}"
+    return {"role": stored.role, "content": content}

@@ -1,0 +1,164 @@
+"""The conversation engine: the one path from an incoming message to a streamed, stored answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from core import texts
+from core.access import AccessPolicy
+from core.catalog import Catalog, ModelSpec
+from core.commands import CommandHandler, parse_command
+from core.context import ContextBuilder
+from core.kimi import KimiClient
+from core.locks import ConversationLocks, InProcessLocks
+from core.tokens import TokenEstimator
+from core.turn import TurnOutcome, TurnRunner, TurnSettings
+from core.types import Incoming, ReplySink
+from storage import ConversationRecord, Database
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 200_000
+
+
+class Engine:
+    """Routes a message: access check, commands, then a serialized turn per conversation."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        kimi: KimiClient,
+        catalog: Catalog,
+        default_model: str,
+        turn_settings: TurnSettings,
+        timezone: str = "UTC",
+        access: AccessPolicy | None = None,
+        locks: ConversationLocks | None = None,
+        estimator: TokenEstimator | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.kimi = kimi
+        self.catalog = catalog
+        self.default_model = default_model
+        self.access = access or AccessPolicy()
+        self.estimator = estimator or TokenEstimator()
+        self._locks = locks or InProcessLocks()
+        self._running: dict[int, asyncio.Task[object]] = {}
+        self._cancelled: set[asyncio.Task[object]] = set()
+        self._turns = TurnRunner(
+            db=db,
+            kimi=kimi,
+            estimator=self.estimator,
+            builder=ContextBuilder(db.messages, self.estimator),
+            settings=turn_settings,
+        )
+        self.commands = CommandHandler(
+            db=db,
+            catalog=catalog,
+            access=self.access,
+            default_model=default_model,
+            default_system_prompt=turn_settings.system_prompt,
+            timezone=ZoneInfo(timezone),
+            cancel=self.cancel,
+            clock=clock,
+        )
+
+    def model_for(self, conversation: ConversationRecord) -> ModelSpec:
+        """The conversation's model, falling back to the default if the catalog dropped it."""
+        if conversation.model and conversation.model in self.catalog:
+            return self.catalog.get(conversation.model)
+        return self.catalog.get(self.default_model)
+
+    async def handle(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome | None:
+        """Answer one message. Never raises for user-visible problems; says them in the chat."""
+        lang = texts.language_of(incoming.text)
+        if not self.access.allows(incoming):
+            log.info("refused %s in %s (not allowed)", incoming.author.id, incoming.key.label())
+            await sink.reply(texts.text("not_allowed", lang))
+            return None
+        command = parse_command(incoming.text)
+        if command is not None and command.name != "ask":
+            await self.commands.run(command, incoming, sink)
+            return None
+        if command is not None:  # "/ask question" is a plain question
+            incoming = _with_text(incoming, command.args)
+        if not incoming.text.strip():
+            await sink.reply(texts.text("empty", lang))
+            return None
+        if len(incoming.text) > MAX_MESSAGE_CHARS:
+            tokens = self.estimator.text(incoming.text)
+            await sink.reply(texts.text("too_long", lang, tokens=tokens, limit=MAX_MESSAGE_CHARS))
+            return None
+        try:
+            return await self._turn(incoming, sink)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task in self._cancelled:
+                self._cancelled.discard(task)
+                task.uncancel()
+                return None
+            raise
+        except Exception:
+            log.exception("turn crashed in %s", incoming.key.label())
+            await _say_safely(sink, texts.text("internal", lang))
+            return None
+
+    async def _turn(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome:
+        conversation = await self.db.conversations.get_or_create(
+            incoming.key, is_group=incoming.is_group
+        )
+        # Stored before anything can fail: a crash, a limit or an API error never loses it.
+        user_message_id = await self.db.messages.add(
+            conversation.id,
+            "user",
+            incoming.text,
+            token_estimate=self.estimator.text(incoming.text),
+            author_id=incoming.author.id,
+            author_name=incoming.author.name or None,
+            platform_message_id=incoming.platform_message_id,
+        )
+        await self.db.conversations.touch_participant(
+            conversation.id, incoming.author.id, incoming.author.name
+        )
+        async with self._locks.hold(conversation.id):
+            conversation = await self.db.conversations.get(conversation.id) or conversation
+            task = asyncio.current_task()
+            if task is not None:
+                self._running[conversation.id] = task
+            try:
+                return await self._turns.run(
+                    conversation, self.model_for(conversation), incoming, user_message_id, sink
+                )
+            finally:
+                if self._running.get(conversation.id) is task:
+                    del self._running[conversation.id]
+
+    async def cancel(self, incoming: Incoming) -> bool:
+        """Stop the answer in progress in this conversation, keeping what was already said."""
+        conversation = await self.db.conversations.active(incoming.key)
+        if conversation is None:
+            return False
+        task = self._running.get(conversation.id)
+        if task is None or task.done():
+            return False
+        self._cancelled.add(task)
+        task.cancel()
+        return True
+
+
+def _with_text(incoming: Incoming, text: str) -> Incoming:
+    return replace(incoming, text=text)
+
+
+async def _say_safely(sink: ReplySink, message: str) -> None:
+    try:
+        await sink.reply(message)
+    except Exception:
+        log.exception("could not deliver an error message to the chat")

@@ -1,0 +1,331 @@
+"""The Kimi client: one streaming call with our retry policy, on the official ``openai`` SDK.
+
+Why we read the SSE lines ourselves (through the SDK's ``with_streaming_response``): the SDK's
+parsed stream hides whether ``data: [DONE]`` arrived, and only ``[DONE]`` proves an answer is
+complete. Transport, auth headers and HTTP errors still come from the SDK.
+
+Why our own retries: the SDK's automatic retries spend RPM and ignore the "try again after N
+seconds" that Moonshot puts in the 429 message (there is no Retry-After header). The SDK's
+retries are off (``max_retries=0``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from core import errors
+from core.catalog import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DeltaCallback = Callable[[str], Awaitable[None]]
+RetryCallback = Callable[[errors.KimiError, float, int], Awaitable[None]]
+
+_WAIT_RE = re.compile(r"after\s+(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
+_TOO_LONG_RE = re.compile(r"exceeded model token limit|context length|too long", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A tool call as the model sent it; ``id`` is opaque and echoed back unchanged."""
+
+    id: str
+    name: str
+    arguments: str
+    type: str = "function"
+
+
+@dataclass(slots=True)
+class Completion:
+    """What one (possibly retried) streaming call produced."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str = ""
+    attempts: int = 0
+    latency_s: float = 0.0
+    first_token_s: float | None = None
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The assistant message to append to history before tool results (kept unchanged)."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": c.type,
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        return message
+
+
+class PartialAnswer(errors.StreamInterrupted):
+    """The stream broke after text was shown; carries what arrived so it can be kept."""
+
+    def __init__(self, detail: str, completion: Completion) -> None:
+        super().__init__(detail)
+        self.completion = completion
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    max_rate_limit_wait: float = 90.0
+
+    def delay(self, error: errors.KimiError, attempt: int) -> float:
+        """How long to wait before attempt ``attempt + 1``; rate limits wait what Moonshot said."""
+        if isinstance(error, errors.RateLimited):
+            return min(error.wait_seconds, self.max_rate_limit_wait) + random.uniform(0, 0.25)
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        return backoff / 2 + random.uniform(0, backoff / 2)
+
+
+class KimiClient:
+    """Streams chat completions from Moonshot and maps every failure to a typed ``KimiError``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float = 300.0,
+        idle_timeout: float = 60.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sdk = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=idle_timeout
+        )
+        self.total_timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+
+    @property
+    def sdk(self) -> openai.AsyncOpenAI:
+        """The underlying SDK client (files API, models, token estimates)."""
+        return self._sdk
+
+    async def close(self) -> None:
+        await self._sdk.close()
+
+    async def stream(
+        self,
+        *,
+        model: ModelSpec,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        temperature: float | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        on_delta: DeltaCallback | None = None,
+        on_retry: RetryCallback | None = None,
+    ) -> Completion:
+        """Stream one answer, retrying per the policy while nothing has been shown yet."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            result = Completion(model=model.id, attempts=attempt)
+            try:
+                async with asyncio.timeout(self.total_timeout):
+                    await self._stream_once(
+                        result, model, messages, max_tokens, temperature, tools, on_delta, started
+                    )
+                result.latency_s = time.monotonic() - started
+                return result
+            except TimeoutError:
+                error: errors.KimiError = errors.StreamInterrupted("stream exceeded total timeout")
+            except errors.KimiError as exc:
+                error = exc
+            if result.text:
+                result.latency_s = time.monotonic() - started
+                raise PartialAnswer(str(error), result) from error
+            if not error.retryable or attempt > self.policy.max_retries:
+                raise error
+            delay = self.policy.delay(error, attempt - 1)
+            log.warning(
+                "kimi call failed (%s: %s); retry %d/%d in %.1fs",
+                error.kind,
+                error.detail,
+                attempt,
+                self.policy.max_retries,
+                delay,
+            )
+            if on_retry is not None:
+                await on_retry(error, delay, attempt)
+            await self._sleep(delay)
+
+    async def _stream_once(
+        self,
+        result: Completion,
+        model: ModelSpec,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        temperature: float | None,
+        tools: Sequence[Mapping[str, Any]] | None,
+        on_delta: DeltaCallback | None,
+        started: float,
+    ) -> None:
+        params: dict[str, Any] = {
+            "model": model.id,
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if model.fixed_temperature is not None:
+            params["temperature"] = model.fixed_temperature
+        elif model.send_temperature and temperature is not None:
+            params["temperature"] = temperature
+        if tools:
+            params["tools"] = list(tools)
+        calls: dict[int, ToolCall] = {}
+        done = False
+        try:
+            async with self._sdk.chat.completions.with_streaming_response.create(
+                **params
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    chunk = json.loads(data)
+                    if isinstance(chunk, dict) and chunk.get("error"):
+                        raise _error_from_body(chunk, status=None)
+                    await _apply_chunk(chunk, result, calls, on_delta, started)
+        except openai.APIStatusError as exc:
+            raise _error_from_status(exc) from None
+        except openai.APITimeoutError:
+            raise errors.StreamInterrupted(
+                "no data from Moonshot within the idle timeout"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise errors.StreamInterrupted(
+                f"connection error: {type(exc.__cause__).__name__}"
+            ) from None
+        except json.JSONDecodeError:
+            raise errors.StreamInterrupted("malformed stream chunk") from None
+        result.tool_calls = [calls[i] for i in sorted(calls)]
+        if not done:
+            raise errors.StreamInterrupted("stream ended without [DONE]")
+
+
+async def _apply_chunk(
+    chunk: Mapping[str, Any],
+    result: Completion,
+    calls: dict[int, ToolCall],
+    on_delta: DeltaCallback | None,
+    started: float,
+) -> None:
+    """Fold one SSE chunk into ``result``: text, reasoning, tool-call fragments, usage."""
+    if chunk.get("usage"):
+        result.usage = _usage(chunk["usage"])
+    for choice in chunk.get("choices") or []:
+        if choice.get("usage"):
+            result.usage = _usage(choice["usage"])
+        if choice.get("finish_reason"):
+            result.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") or {}
+        if delta.get("reasoning_content"):
+            result.reasoning += delta["reasoning_content"]
+        for fragment in delta.get("tool_calls") or []:
+            _merge_tool_fragment(calls, fragment)
+        text = delta.get("content")
+        if text:
+            if result.first_token_s is None:
+                result.first_token_s = time.monotonic() - started
+            result.text += text
+            if on_delta is not None:
+                await on_delta(text)
+
+
+def _merge_tool_fragment(calls: dict[int, ToolCall], fragment: Mapping[str, Any]) -> None:
+    index = int(fragment.get("index", 0))
+    function = fragment.get("function") or {}
+    call = calls.get(index)
+    if call is None:
+        call = calls[index] = ToolCall(id="", name="", arguments="")
+    if fragment.get("id"):
+        call.id = fragment["id"]
+    if fragment.get("type"):
+        call.type = fragment["type"]
+    if function.get("name"):
+        call.name = function["name"]
+    if function.get("arguments"):
+        call.arguments += function["arguments"]
+
+
+def _usage(raw: Mapping[str, Any]) -> Usage:
+    details = raw.get("prompt_tokens_details") or {}
+    cached = raw.get("cached_tokens") or details.get("cached_tokens") or 0
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(cached),
+    )
+
+
+def _error_from_status(exc: openai.APIStatusError) -> errors.KimiError:
+    return _error_from_body(exc.body, status=exc.status_code, fallback=exc.message)
+
+
+def _error_from_body(body: object, *, status: int | None, fallback: str = "") -> errors.KimiError:
+    """Map Moonshot's ``{"error": {"type", "message"}}`` and the HTTP status to a typed error."""
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    kind = str(error.get("type") or "") if isinstance(error, Mapping) else ""
+    message = str(error.get("message") or "") if isinstance(error, Mapping) else str(body or "")
+    message = message or fallback
+    detail = f"{status or 'stream'} {kind}: {message}".strip()
+    if kind == "exceeded_current_quota_error":
+        return errors.QuotaExceeded(detail, status=status)
+    if kind == "engine_overloaded_error":
+        return errors.Overloaded(detail, status=status)
+    if kind == "content_filter":
+        return errors.ContentFiltered(detail, status=status)
+    if status == 429 or kind == "rate_limit_reached_error":
+        match = _WAIT_RE.search(message)
+        wait = float(match.group(1)) if match else 1.0
+        return errors.RateLimited(detail, wait_seconds=wait, status=status)
+    if status == 401:
+        return errors.AuthFailed(detail, status=status)
+    if status == 403:
+        return errors.PermissionDenied(detail, status=status)
+    if status == 404:
+        return errors.ModelNotFound(detail, status=status)
+    if status == 400 and _TOO_LONG_RE.search(message):
+        return errors.ContextTooLong(detail, status=status)
+    if status is not None and status >= 500:
+        return errors.ServerError(detail, status=status)
+    if status is None:
+        return errors.ServerError(detail)
+    return errors.BadRequest(detail, status=status)

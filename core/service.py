@@ -1,0 +1,54 @@
+"""Wiring: build the database, Kimi client and engine from settings, and close them again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.access import AccessPolicy
+from core.config import Settings, require_api_key
+from core.engine import Engine
+from core.kimi import KimiClient, RetryPolicy
+from core.turn import TurnSettings
+from storage import Database
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    kimi: KimiClient
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.kimi.close()
+        await self.db.close()
+
+
+async def start_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """Everything the adapters need; applies migrations first so a fresh database just works."""
+    api_key = require_api_key(settings)
+    db = Database(settings.database_url)
+    if migrate:
+        await db.migrate()
+    kimi = KimiClient(
+        api_key=api_key,
+        base_url=settings.moonshot_base_url,
+        timeout=settings.kimi_request_timeout,
+        policy=RetryPolicy(max_retries=settings.kimi_max_retries),
+    )
+    engine = Engine(
+        db=db,
+        kimi=kimi,
+        catalog=settings.catalog,
+        default_model=settings.kimi_model,
+        turn_settings=TurnSettings(
+            system_prompt=settings.kimi_system_prompt,
+            max_output=settings.kimi_max_output,
+            temperature=settings.kimi_temperature,
+        ),
+        timezone=settings.kimi_timezone,
+        access=AccessPolicy.from_lists(
+            settings.admins, settings.allowed_users, settings.allowed_chats
+        ),
+    )
+    return Services(settings=settings, db=db, kimi=kimi, engine=engine)

@@ -1,0 +1,76 @@
+"""Token estimates: Kimi's tokenizer is not on PyPI, so we count by script and calibrate.
+
+The API's ``usage.prompt_tokens`` is the truth; ``TokenEstimator.calibrate`` keeps a running
+ratio between our estimate and that truth so context building converges on the real budget.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Per-message framing the chat template adds (role markers, separators).
+MESSAGE_OVERHEAD = 4
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x3040 <= code <= 0x30FF
+        or 0xAC00 <= code <= 0xD7AF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x2FA1F
+        or 0x3000 <= code <= 0x303F
+        or 0xFF00 <= code <= 0xFFEF
+    )
+
+
+def raw_estimate(text: str) -> int:
+    """Uncalibrated token count: ~0.7 per CJK character, ~1 per 4 other characters."""
+    if not text:
+        return 0
+    cjk = 0
+    other = 0
+    wide = 0
+    for ch in text:
+        if _is_cjk(ch):
+            cjk += 1
+        elif ord(ch) < 128:
+            other += 1
+        elif unicodedata.category(ch).startswith("L"):
+            wide += 1
+        else:
+            other += 2  # emoji, symbols: usually several byte-level tokens
+    return max(1, round(cjk * 0.7 + wide * 0.5 + other / 4))
+
+
+class TokenEstimator:
+    """A CJK-aware estimate scaled by a factor learnt from real usage (bounded to 0.5–2.0)."""
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = factor
+
+    def text(self, text: str) -> int:
+        return max(1, round(raw_estimate(text) * self.factor)) if text else 0
+
+    def message(self, message: Mapping[str, Any]) -> int:
+        content = message.get("content") or ""
+        if not isinstance(content, str):
+            content = str(content)
+        return self.text(content) + MESSAGE_OVERHEAD
+
+    def messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
+        return sum(self.message(m) for m in messages)
+
+    def calibrate(self, estimated_raw: int, actual: int) -> None:
+        """Move the factor towards actual/estimated (an exponential moving average)."""
+        if estimated_raw <= 0 or actual <= 0:
+            return
+        observed = actual / estimated_raw
+        self.factor = min(2.0, max(0.5, 0.8 * self.factor + 0.2 * observed))
+
+    def raw_messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
+        return sum(raw_estimate(str(m.get("content") or "")) + MESSAGE_OVERHEAD for m in messages)

@@ -1,0 +1,97 @@
+"""The platform-neutral shapes adapters hand to the core and the sink they get answers through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from storage.records import ConversationKey
+
+__all__ = ["Attachment", "Author", "ConversationKey", "Incoming", "ReplySink"]
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """A speaker. ``id`` is platform-qualified (``telegram:123``, ``slack:U42``, ``cli:alice``)."""
+
+    id: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file the user sent; ``fetch`` downloads it only when the core decides to ingest it."""
+
+    name: str
+    mime_type: str
+    size: int
+    fetch: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message addressed to the bot, already deduplicated and stripped of the mention."""
+
+    key: ConversationKey
+    author: Author
+    text: str
+    is_group: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    platform_message_id: str | None = None
+    author_is_chat_admin: bool = False
+
+    @property
+    def platform(self) -> str:
+        return self.key.platform
+
+
+class ReplySink(Protocol):
+    """Where one answer goes. Adapters implement it; they own pacing, splitting and formatting.
+
+    The core calls ``begin`` once, then any number of ``append``/``notice``, and ends with exactly
+    one of ``complete`` (the full final text) or ``abort`` (what arrived plus a reason to show).
+    ``reply`` sends a standalone message (command output, refusals).
+    """
+
+    async def begin(self) -> None: ...
+
+    async def append(self, delta: str) -> None: ...
+
+    async def notice(self, text: str) -> None: ...
+
+    async def complete(self, text: str) -> None: ...
+
+    async def abort(self, partial_text: str, reason: str) -> None: ...
+
+    async def reply(self, text: str) -> None: ...
+
+
+@dataclass(slots=True)
+class CollectingSink:
+    """A sink that only records; used by the CLI's non-streaming paths and by tests."""
+
+    deltas: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    final: str | None = None
+    aborted: tuple[str, str] | None = None
+    began: bool = False
+
+    async def begin(self) -> None:
+        self.began = True
+
+    async def append(self, delta: str) -> None:
+        self.deltas.append(delta)
+
+    async def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    async def complete(self, text: str) -> None:
+        self.final = text
+
+    async def abort(self, partial_text: str, reason: str) -> None:
+        self.aborted = (partial_text, reason)
+
+    async def reply(self, text: str) -> None:
+        self.replies.append(text)

@@ -1,0 +1,62 @@
+"""The small account endpoints: models, token estimate and balance."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.catalog import Catalog
+from emulators.moonshot import errors
+from emulators.moonshot.tokens import estimate_messages
+
+MODELS_CREATED = 1_715_000_000
+BALANCE = {"available_balance": 49.58, "voucher_balance": 46.58, "cash_balance": 3.0}
+
+
+class AccountApi:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1/models", self.models),
+            web.post("/v1/tokenizers/estimate-token-count", self.estimate),
+            web.get("/v1/users/me/balance", self.balance),
+        ]
+
+    async def models(self, request: web.Request) -> web.Response:
+        """What the account 'has': every catalog model, with its context length."""
+        data = [
+            {
+                "id": spec.id,
+                "object": "model",
+                "created": MODELS_CREATED,
+                "owned_by": "moonshot",
+                "context_length": spec.context_window,
+            }
+            for spec in self.catalog
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+    async def estimate(self, request: web.Request) -> web.Response:
+        """The same estimate the emulator bills with, so clients can calibrate against it."""
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return errors.invalid_request("the body is not valid JSON")
+        if not isinstance(body, dict):
+            return errors.invalid_request("the body must be a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str) or model not in self.catalog:
+            return errors.not_found(f"Not found the model {model} or Permission denied")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return errors.invalid_request("messages must be a non-empty list")
+        total = estimate_messages(messages)
+        return web.json_response(_ok({"total_tokens": total}))
+
+    async def balance(self, request: web.Request) -> web.Response:
+        return web.json_response(_ok(dict(BALANCE)))
+
+
+def _ok(data: dict[str, object]) -> dict[str, object]:
+    return {"code": 0, "data": data, "scode": "0x0", "status": True}

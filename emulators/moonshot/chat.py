@@ -1,0 +1,148 @@
+"""``POST /v1/chat/completions``: record, apply faults, validate, rate-limit, then answer.
+
+Order matters and mirrors what a client observes: authentication (middleware) first, then an
+injected fault (so a test's fault hits the very next request), then the real API's validation
+and limits. A scripted reply is consumed only by a request that is actually answered.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from emulators.moonshot import errors, websearch
+from emulators.moonshot.answers import last_user_text
+from emulators.moonshot.chat_request import ChatRequest, validate
+from emulators.moonshot.completion import (
+    Answer,
+    build_answer,
+    completion_object,
+    stream_chunks,
+)
+from emulators.moonshot.scripts import Fault, ScriptedReply
+from emulators.moonshot.state import EmulatorState
+from emulators.moonshot.streaming import StreamPlan, pause, write_stream
+
+STREAM_FAULTS = frozenset({"drop_stream", "stall_stream", "slow_tokens"})
+
+
+class ChatApi:
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/v1/chat/completions", self.completions)]
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return errors.invalid_request("the body is not valid JSON")
+        self.state.requests.append(body)
+        fault = self.state.take_fault()
+        if fault is not None and fault.kind not in STREAM_FAULTS:
+            return self._fault_response(fault, body)
+        checked = validate(body, self.state.catalog)
+        if isinstance(checked, web.Response):
+            return checked
+        try:
+            search_tokens = websearch.returned_search_tokens(checked.messages, self.state.searches)
+        except websearch.SearchMismatch as exc:
+            return errors.invalid_request(str(exc))
+        limited = self.state.enforce_limits
+        if limited:
+            spec = checked.spec
+            rejection = self.state.limiter.acquire(
+                spec.id,
+                spec.rpm,
+                spec.tpm,
+                spec.concurrency,
+                checked.prompt_tokens + checked.max_tokens,
+            )
+            if rejection is not None:
+                self.state.rate_limited_count += 1
+                return errors.rate_limited(rejection.what, rejection.wait_seconds)
+        try:
+            answer = self._answer(checked, search_tokens)
+            if checked.stream:
+                chunks = stream_chunks(answer, checked.model, checked.include_usage)
+                return await write_stream(request, chunks, self._plan(fault), self.state.closing)
+            return await self._plain(request, checked, answer, fault)
+        finally:
+            if limited:
+                self.state.limiter.release(checked.model)
+
+    def _answer(self, request: ChatRequest, search_tokens: int | None) -> Answer:
+        reply = self.state.take_reply()
+        if search_tokens is not None:
+            if reply is None:
+                reply = ScriptedReply(text=websearch.search_answer(request.messages))
+            return build_answer(request, reply, search_tokens)
+        if (
+            reply is None
+            and request.declares_tool(websearch.TOOL_NAME)
+            and websearch.wants_search(request.messages)
+        ):
+            call = websearch.issue(
+                self.state.searches,
+                self.state.search_count,
+                last_user_text(request.messages),
+            )
+            self.state.search_count += 1
+            reply = ScriptedReply(
+                tool_calls=[
+                    {"id": call.id, "name": websearch.TOOL_NAME, "arguments": call.arguments}
+                ]
+            )
+        return build_answer(request, reply)
+
+    def _plan(self, fault: Fault | None) -> StreamPlan:
+        delay = self.state.token_delay
+        if fault is None:
+            return StreamPlan(delay=delay)
+        if fault.kind == "drop_stream":
+            return StreamPlan(delay=delay, cut_after=fault.after_chunks, abort=fault.abort)
+        if fault.kind == "stall_stream":
+            return StreamPlan(
+                delay=delay, stall_after=fault.after_chunks, stall_seconds=fault.stall_seconds
+            )
+        return StreamPlan(delay=fault.delay)  # slow_tokens
+
+    async def _plain(
+        self, request: web.Request, checked: ChatRequest, answer: Answer, fault: Fault | None
+    ) -> web.StreamResponse:
+        """Non-stream answer; stream faults still bite: no answer, a late one, or a slow one."""
+        if fault is not None and fault.kind == "drop_stream":
+            response = web.Response(status=200)
+            response.force_close()
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        if fault is not None and fault.kind == "stall_stream":
+            await pause(self.state.closing, fault.stall_seconds, request)
+        elif fault is not None and fault.kind == "slow_tokens":
+            pieces = len(stream_chunks(answer, checked.model, False))
+            await pause(self.state.closing, fault.delay * pieces, request)
+        body = json.dumps(completion_object(answer, checked.model), ensure_ascii=False)
+        return web.Response(text=body, content_type="application/json")
+
+    def _fault_response(self, fault: Fault, body: object) -> web.Response:
+        kind = fault.kind
+        model = body.get("model") if isinstance(body, dict) else None
+        rpm = self.state.catalog.get(model).rpm if model in self.state.catalog else 1
+        if kind in ("rate_limit", "overloaded", "quota"):
+            self.state.rate_limited_count += 1
+        if kind == "rate_limit":
+            return errors.rate_limited(f"max RPM: {rpm}", fault.wait_seconds)
+        if kind == "overloaded":
+            return errors.overloaded()
+        if kind == "quota":
+            return errors.quota_exceeded()
+        if kind == "server_error":
+            return errors.server_error()
+        if kind == "auth":
+            return errors.auth_error()
+        if kind == "content_filter":
+            return errors.content_filter()
+        return errors.gateway_timeout()

@@ -1,0 +1,140 @@
+"""One answer, rendered two ways: a ``chat.completion`` object or the list of stream chunks.
+
+Both renderings come from the same :class:`Answer`, so usage is identical on both paths.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulators.moonshot.answers import default_answer, split_in, split_pieces
+from emulators.moonshot.chat_request import ChatRequest
+from emulators.moonshot.scripts import ScriptedReply
+from emulators.moonshot.tokens import estimate_tokens
+
+
+@dataclass(slots=True)
+class Answer:
+    """What the model 'says', with the usage to report for it."""
+
+    content: str
+    usage: dict[str, Any]
+    finish_reason: str = "stop"
+    reasoning: str | None = None
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    id: str = field(default_factory=lambda: f"chatcmpl-{secrets.token_hex(12)}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def build_answer(
+    request: ChatRequest, reply: ScriptedReply | None, extra_prompt_tokens: int = 0
+) -> Answer:
+    """The scripted reply if any, else the deterministic default answer for this request."""
+    if reply is None:
+        reply = ScriptedReply(text=default_answer(request.model, request.messages))
+    tool_calls = list(reply.tool_calls or [])
+    finish = reply.finish_reason or ("tool_calls" if tool_calls else "stop")
+    completion = (
+        estimate_tokens(reply.text)
+        + estimate_tokens(reply.reasoning or "")
+        + sum(estimate_tokens(c["name"] + c["arguments"]) for c in tool_calls)
+    )
+    usage = make_usage(request.prompt_tokens + extra_prompt_tokens, completion, reply.usage)
+    return Answer(
+        content=reply.text,
+        usage=usage,
+        finish_reason=finish,
+        reasoning=reply.reasoning,
+        tool_calls=tool_calls,
+    )
+
+
+def make_usage(prompt: int, completion: int, override: dict[str, int] | None) -> dict[str, Any]:
+    """Usage with test overrides; ``cached_tokens`` is shown in both places clients look."""
+    override = override or {}
+    prompt = override.get("prompt_tokens", prompt)
+    completion = override.get("completion_tokens", completion)
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": override.get("total_tokens", prompt + completion),
+    }
+    if "cached_tokens" in override:
+        usage["cached_tokens"] = override["cached_tokens"]
+        usage["prompt_tokens_details"] = {"cached_tokens": override["cached_tokens"]}
+    return usage
+
+
+def completion_object(answer: Answer, model: str) -> dict[str, Any]:
+    """The non-stream ``chat.completion`` body."""
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    if answer.tool_calls:
+        message["tool_calls"] = [
+            {
+                "index": i,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for i, call in enumerate(answer.tool_calls)
+        ]
+    return {
+        "id": answer.id,
+        "object": "chat.completion",
+        "created": answer.created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish_reason}],
+        "usage": answer.usage,
+    }
+
+
+def stream_chunks(answer: Answer, model: str, include_usage: bool) -> list[dict[str, Any]]:
+    """The SSE chunk objects in order (``[DONE]`` is the writer's job).
+
+    Role first; reasoning, content and tool-call fragments; then an empty-delta chunk with
+    ``finish_reason`` and the usage in ``choices[0].usage`` (Moonshot's place); then, if asked,
+    an OpenAI-style usage-only chunk.
+    """
+
+    def chunk(delta: dict[str, Any], **choice_extra: Any) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": None, **choice_extra}
+        return {
+            "id": answer.id,
+            "object": "chat.completion.chunk",
+            "created": answer.created,
+            "model": model,
+            "choices": [choice],
+        }
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"reasoning_content": p}) for p in split_pieces(answer.reasoning or "")]
+    chunks += [chunk({"content": p}) for p in split_pieces(answer.content)]
+    for index, call in enumerate(answer.tool_calls):
+        for number, part in enumerate(split_in(call["arguments"], 3 if call["arguments"] else 2)):
+            fragment: dict[str, Any] = {"index": index, "function": {"arguments": part}}
+            if number == 0:
+                fragment = {
+                    "index": index,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": part},
+                }
+            chunks.append(chunk({"tool_calls": [fragment]}))
+    chunks.append(chunk({}, finish_reason=answer.finish_reason, usage=answer.usage))
+    if include_usage:
+        chunks.append(
+            {
+                "id": answer.id,
+                "object": "chat.completion.chunk",
+                "created": answer.created,
+                "model": model,
+                "choices": [],
+                "usage": answer.usage,
+            }
+        )
+    return chunks

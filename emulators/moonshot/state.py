@@ -1,0 +1,71 @@
+"""Everything the emulator remembers between requests, in one place that every handler shares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.catalog import Catalog
+from emulators.moonshot.filestore import FileStore
+from emulators.moonshot.limits import RateLimiter
+from emulators.moonshot.scripts import Fault, ScriptedReply
+
+
+@dataclass(slots=True)
+class EmulatorState:
+    """Configuration plus the mutable record of what clients did and what tests scripted."""
+
+    api_key: str
+    accept_any_key: bool
+    catalog: Catalog
+    enforce_limits: bool
+    token_delay: float
+    files: FileStore
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    rate_limited_count: int = 0
+    replies: deque[ScriptedReply] = field(default_factory=deque)
+    faults: list[Fault] = field(default_factory=list)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    searches: dict[str, int] = field(default_factory=dict)
+    search_count: int = 0
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def key_ok(self, key: str) -> bool:
+        """Whether a Bearer key is accepted (any non-empty key in ``accept_any_key`` mode)."""
+        return bool(key) and (self.accept_any_key or key == self.api_key)
+
+    def take_fault(self) -> Fault | None:
+        """The oldest pending fault, counted down; spent faults leave the queue."""
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            self.faults.pop(0)
+        return fault
+
+    def take_reply(self) -> ScriptedReply | None:
+        return self.replies.popleft() if self.replies else None
+
+    def reset(self) -> None:
+        """Back to a fresh emulator (configuration kept; streams in progress keep their slots)."""
+        self.requests.clear()
+        self.rate_limited_count = 0
+        self.replies.clear()
+        self.faults.clear()
+        self.limiter.reset()
+        self.searches.clear()
+        self.search_count = 0
+        self.files.clear()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": len(self.requests),
+            "rate_limited": self.rate_limited_count,
+            "files": len(self.files),
+            "faults_pending": [f.to_json() for f in self.faults],
+            "replies_pending": len(self.replies),
+            "in_flight": self.limiter.in_flight(),
+        }

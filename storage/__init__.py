@@ -1,0 +1,59 @@
+"""SQLAlchemy 2 async storage: the only package that speaks SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from storage import migrate
+from storage.conversations import ConversationRepository
+from storage.database import create_engine, session_factory
+from storage.events import EventRepository
+from storage.messages import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, MessageRepository
+from storage.records import (
+    ConversationKey,
+    ConversationRecord,
+    StoredMessage,
+    UsageEntry,
+    UsageTotals,
+)
+from storage.usage import UsageRepository
+
+__all__ = [
+    "COMPLETE",
+    "FAILED",
+    "INCOMPLETE",
+    "IN_PROGRESS",
+    "ConversationKey",
+    "ConversationRecord",
+    "Database",
+    "StoredMessage",
+    "UsageEntry",
+    "UsageTotals",
+]
+
+
+class Database:
+    """One engine and the repositories built on it."""
+
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        sessions = session_factory(self.engine)
+        self.conversations = ConversationRepository(sessions)
+        self.messages = MessageRepository(sessions)
+        self.usage = UsageRepository(sessions)
+        self.events = EventRepository(sessions)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    async def migrate(self) -> None:
+        await migrate.upgrade(self.engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,163 @@
+"""Conversations and their participants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from storage.models import Conversation, Participant, utcnow
+from storage.records import ConversationKey, ConversationRecord
+
+
+def _record(row: Conversation) -> ConversationRecord:
+    key = ConversationKey(
+        platform=row.platform, workspace=row.workspace, chat=row.chat, thread=row.thread
+    )
+    return ConversationRecord(
+        id=row.id,
+        key=key,
+        generation=row.generation,
+        is_group=row.is_group,
+        model=row.model,
+        system_prompt=row.system_prompt,
+        options=dict(row.options or {}),
+    )
+
+
+def _key_filter(key: ConversationKey) -> tuple[Any, ...]:
+    return (
+        Conversation.platform == key.platform,
+        Conversation.workspace == key.workspace,
+        Conversation.chat == key.chat,
+        Conversation.thread == key.thread,
+    )
+
+
+class ConversationRepository:
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self._sessions = sessions
+
+    async def active(self, key: ConversationKey) -> ConversationRecord | None:
+        """The newest generation for this key, or None if the chat never spoke."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(Conversation)
+                .where(*_key_filter(key))
+                .order_by(Conversation.generation.desc())
+                .limit(1)
+            )
+            return _record(row) if row else None
+
+    async def get_or_create(self, key: ConversationKey, *, is_group: bool) -> ConversationRecord:
+        existing = await self.active(key)
+        if existing is not None:
+            return existing
+        return await self._insert(key, generation=0, is_group=is_group)
+
+    async def reset(self, key: ConversationKey, *, is_group: bool) -> ConversationRecord:
+        """Start a new generation; the old conversation stays stored. Keeps model and prompt."""
+        current = await self.active(key)
+        if current is None:
+            return await self._insert(key, generation=0, is_group=is_group)
+        return await self._insert(
+            key,
+            generation=current.generation + 1,
+            is_group=is_group,
+            model=current.model,
+            system_prompt=current.system_prompt,
+            options=current.options,
+        )
+
+    async def _insert(
+        self,
+        key: ConversationKey,
+        *,
+        generation: int,
+        is_group: bool,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> ConversationRecord:
+        row = Conversation(
+            platform=key.platform,
+            workspace=key.workspace,
+            chat=key.chat,
+            thread=key.thread,
+            generation=generation,
+            is_group=is_group,
+            model=model,
+            system_prompt=system_prompt,
+            options=dict(options or {}),
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            # Another worker created this generation first: use theirs.
+            existing = await self.active(key)
+            if existing is None:
+                raise
+            return existing
+        return _record(row)
+
+    async def get(self, conversation_id: int) -> ConversationRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(Conversation, conversation_id)
+            return _record(row) if row else None
+
+    async def update_settings(self, conversation_id: int, **values: Any) -> None:
+        """Set ``model``, ``system_prompt`` (None clears) or ``options``."""
+        allowed = {"model", "system_prompt", "options"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown conversation settings: {sorted(unknown)}")
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(**values, updated_at=utcnow())
+            )
+
+    async def touch_participant(
+        self, conversation_id: int, user_id: str, display_name: str
+    ) -> None:
+        """Record a speaker; concurrent first messages of one user race on insert, so retry."""
+        for _ in range(2):
+            try:
+                async with self._sessions() as session, session.begin():
+                    row = await session.scalar(
+                        select(Participant).where(
+                            Participant.conversation_id == conversation_id,
+                            Participant.user_id == user_id,
+                        )
+                    )
+                    if row is None:
+                        session.add(
+                            Participant(
+                                conversation_id=conversation_id,
+                                user_id=user_id,
+                                display_name=display_name,
+                            )
+                        )
+                    else:
+                        row.display_name = display_name or row.display_name
+                        row.last_seen = utcnow()
+                return
+            except IntegrityError:
+                continue
+
+    async def participants(self, conversation_id: int) -> list[tuple[str, str]]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Participant.user_id, Participant.display_name)
+                .where(Participant.conversation_id == conversation_id)
+                .order_by(Participant.first_seen)
+            )
+            return [(r[0], r[1]) for r in rows]
+
+    async def count(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count(Conversation.id))) or 0)

@@ -1,0 +1,83 @@
+"""Plain records handed to the core, so no ORM object or session leaks out of ``storage``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Where a conversation lives: platform, workspace (Slack team), chat, thread (or topic)."""
+
+    platform: str
+    chat: str
+    workspace: str = ""
+    thread: str = ""
+
+    def label(self) -> str:
+        parts = [self.platform, self.workspace, self.chat, self.thread]
+        return ":".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: int
+    key: ConversationKey
+    generation: int
+    is_group: bool
+    model: str | None
+    system_prompt: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    role: str
+    content: str
+    token_estimate: int
+    status: str
+    author_id: str | None = None
+    author_name: str | None = None
+    created_at: datetime | None = None
+    reply_to_id: int | None = None
+
+    @property
+    def turn_order(self) -> tuple[int, int]:
+        """Sort key that puts each answer right after the message it answers."""
+        if self.role == "assistant" and self.reply_to_id is not None:
+            return (self.reply_to_id, 1)
+        return (self.id, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """One Moonshot call to write to the ledger."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_cny: float
+    latency_ms: int
+    first_token_ms: int | None
+    user_id: str
+    platform: str
+    chat_key: str
+    conversation_id: int | None
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_cny: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens

@@ -1,0 +1,122 @@
+"""The ``kimi-bot`` command as a user runs it: separate processes, real HTTP, real database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import EMULATOR_KEY
+
+KIMI_BOT = str(Path(sys.executable).with_name("kimi-bot"))
+
+
+def _env(moonshot_url: str, db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOONSHOT_", "KIMI_"))}
+    env.update(
+        MOONSHOT_BASE_URL=moonshot_url,
+        MOONSHOT_API_KEY=EMULATOR_KEY,
+        DATABASE_URL=db_url,
+        TELEGRAM_BOT_TOKEN="",
+        SLACK_BOT_TOKEN="",
+    )
+    env.update(extra)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+async def _run(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        KIMI_BOT,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_ask_answers_and_remembers_across_processes(moonshot, db_url, tmp_path):
+    env = _env(moonshot.base_url, db_url)
+    code, out, _ = await _run(
+        "ask", "my favourite colour is teal", "-c", "cli", env=env, cwd=tmp_path
+    )
+    assert code == 0
+    assert "my favourite colour is teal" in out
+    code, out, _ = await _run(
+        "ask", "what is my favourite colour?", "-c", "cli", env=env, cwd=tmp_path
+    )
+    assert code == 0
+    users = [m["content"] for m in moonshot.requests[-1]["messages"] if m["role"] == "user"]
+    assert users == ["my favourite colour is teal", "what is my favourite colour?"]
+    assistant = [m for m in moonshot.requests[-1]["messages"] if m["role"] == "assistant"]
+    assert len(assistant) == 1 and "teal" in assistant[0]["content"]
+
+
+async def test_ask_model_switch_and_unknown_model(moonshot, sqlite_url, tmp_path):
+    env = _env(moonshot.base_url, sqlite_url)
+    code, _, _ = await _run("ask", "hi", "-m", "moonshot-v1-32k", env=env, cwd=tmp_path)
+    assert code == 0 and moonshot.requests[-1]["model"] == "moonshot-v1-32k"
+    code, _, err = await _run("ask", "hi", "-m", "gpt-5", env=env, cwd=tmp_path)
+    assert code == 2 and "unknown model" in err and "kimi-k2" in err
+
+
+async def test_auth_failure_is_one_clear_line_and_exit_1(moonshot, sqlite_url, tmp_path):
+    env = _env(moonshot.base_url, sqlite_url, MOONSHOT_API_KEY="sk-wrong-key-000000000")
+    code, out, err = await _run("ask", "hello", env=env, cwd=tmp_path)
+    assert code == 1
+    assert "API key was rejected" in err
+    assert "sk-wrong-key-000000000" not in out + err
+    assert len(moonshot.requests) == 0, "a 401 is not retried (and is rejected before recording)"
+
+
+async def test_missing_key_and_bad_setting_stop_startup(tmp_path, sqlite_url):
+    env = _env("http://127.0.0.1:9/v1", sqlite_url)
+    env.pop("MOONSHOT_API_KEY")
+    code, _, err = await _run("ask", "hello", env=env, cwd=tmp_path)
+    assert code == 2 and "MOONSHOT_API_KEY" in err
+    env = _env("http://127.0.0.1:9/v1", sqlite_url, PORT="not-a-port")
+    code, _, err = await _run("ask", "hello", env=env, cwd=tmp_path)
+    assert code == 2 and err.strip().splitlines()[-1].startswith("kimi-bot: invalid setting PORT")
+
+
+async def test_ask_offline_with_builtin_emulator(tmp_path, sqlite_url):
+    env = _env("http://127.0.0.1:9/v1", sqlite_url)
+    env.pop("MOONSHOT_API_KEY")
+    code, out, _ = await _run("ask", "offline hello", "--emulator", env=env, cwd=tmp_path)
+    assert code == 0 and "offline hello" in out
+
+
+async def test_migrate_then_run_serves_health_checks(moonshot, sqlite_url, tmp_path):
+    env = _env(moonshot.base_url, sqlite_url, PORT="0")
+    code, out, _ = await _run("migrate", env=env, cwd=tmp_path)
+    assert code == 0 and "up to date" in out
+
+    port = 18000 + os.getpid() % 1000
+    env["PORT"] = str(port)
+    process = await asyncio.create_subprocess_exec(
+        KIMI_BOT, "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                assert response.status == 200
+                assert (await response.json())["database"] == "ok"
+    finally:
+        process.terminate()
+        _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0
+    assert "TELEGRAM_BOT_TOKEN" in err.decode() and "SLACK_BOT_TOKEN" in err.decode()

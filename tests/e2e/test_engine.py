@@ -1,0 +1,193 @@
+"""The engine end to end: the real openai SDK over HTTP against the Moonshot emulator,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from core.service import start_services
+from core.types import Author, CollectingSink, ConversationKey, Incoming
+from emulators.moonshot import Fault, ScriptedReply
+from storage import COMPLETE, FAILED, INCOMPLETE
+from tests.conftest import make_settings
+
+KEY = ConversationKey(platform="cli", chat="e2e")
+ALICE = Author(id="cli:alice", name="Alice")
+
+
+def incoming(text: str, author: Author = ALICE, key: ConversationKey = KEY, group: bool = False):
+    return Incoming(key=key, author=author, text=text, is_group=group)
+
+
+def user_texts(request: dict) -> list[str]:
+    return [m["content"] for m in request["messages"] if m["role"] == "user"]
+
+
+async def stored(services, key: ConversationKey = KEY):
+    conversation = await services.db.conversations.active(key)
+    return list(reversed(await services.db.messages.page(conversation.id, limit=100)))
+
+
+async def test_answer_streams_and_is_stored(services, moonshot):
+    sink = CollectingSink()
+    outcome = await services.engine.handle(incoming("hello there"), sink)
+    assert outcome is not None and outcome.status == COMPLETE
+    assert sink.final == "".join(sink.deltas)
+    assert "hello there" in sink.final
+    assert len(sink.deltas) > 1, "the answer should arrive in several deltas"
+    rows = await stored(services)
+    assert [(r.role, r.status) for r in rows] == [("user", COMPLETE), ("assistant", COMPLETE)]
+    assert rows[1].content == sink.final
+    usage = await services.db.usage.totals(user_id="cli:alice")
+    assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert usage.cost_cny > 0
+
+
+async def test_memory_across_turns_and_restart(services, moonshot, db_url):
+    await services.engine.handle(incoming("my name is Ada"), CollectingSink())
+    await services.engine.handle(incoming("what is my name?"), CollectingSink())
+    second = moonshot.requests[-1]
+    assert user_texts(second) == ["my name is Ada", "what is my name?"]
+    assert second["messages"][0]["role"] == "system"
+    assert second["messages"][2]["role"] == "assistant"
+    await services.close()
+
+    restarted = await start_services(make_settings(moonshot.base_url, db_url))
+    try:
+        await restarted.engine.handle(incoming("and again?"), CollectingSink())
+    finally:
+        await restarted.close()
+    assert user_texts(moonshot.requests[-1]) == [
+        "my name is Ada",
+        "what is my name?",
+        "and again?",
+    ]
+
+
+async def test_rate_limit_waits_what_moonshot_says(services, moonshot):
+    moonshot.inject(Fault(kind="rate_limit", wait_seconds=2, times=1))
+    sink = CollectingSink()
+    started = time.monotonic()
+    outcome = await services.engine.handle(incoming("busy?"), sink)
+    elapsed = time.monotonic() - started
+    assert outcome.status == COMPLETE
+    assert elapsed >= 2.0
+    assert len(moonshot.requests) >= 1
+    assert any("retrying" in n for n in sink.notices)
+
+
+async def test_server_error_is_retried(services, moonshot):
+    moonshot.inject(Fault(kind="server_error", times=2))
+    sink = CollectingSink()
+    outcome = await services.engine.handle(incoming("flaky?"), sink)
+    assert outcome.status == COMPLETE
+    assert "flaky?" in sink.final
+
+
+async def test_auth_failure_is_not_retried_and_reported(services, moonshot):
+    moonshot.inject(Fault(kind="auth", times=5))
+    sink = CollectingSink()
+    outcome = await services.engine.handle(incoming("hello"), sink)
+    assert outcome.status == FAILED
+    assert sink.aborted is not None and "API key" in sink.aborted[1]
+    assert sink.final is None
+    rows = await stored(services)
+    assert rows[0].role == "user" and rows[0].content == "hello"
+    assert rows[1].status == FAILED
+    # one attempt only: four injected failures remain unused
+    moonshot.reset()
+    ok = CollectingSink()
+    await services.engine.handle(incoming("again"), ok)
+    assert ok.final is not None
+
+
+async def test_dropped_stream_keeps_message_and_marks_incomplete(services, moonshot):
+    moonshot.enqueue(ScriptedReply(text="one two three four five six seven eight nine ten " * 5))
+    moonshot.inject(Fault(kind="drop_stream", after_chunks=4, times=1))
+    sink = CollectingSink()
+    outcome = await services.engine.handle(incoming("tell me"), sink)
+    assert outcome.status == INCOMPLETE
+    assert sink.aborted is not None
+    partial, reason = sink.aborted
+    assert partial and "network" in reason
+    rows = await stored(services)
+    assert rows[0].content == "tell me" and rows[0].status == COMPLETE
+    assert rows[1].status == INCOMPLETE and rows[1].content == partial
+
+
+async def test_turns_of_one_conversation_never_interleave(services, moonshot):
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=2))
+    first, second = CollectingSink(), CollectingSink()
+    await asyncio.gather(
+        services.engine.handle(incoming("first question"), first),
+        services.engine.handle(incoming("second question"), second),
+    )
+    assert first.final and second.final
+    last = moonshot.requests[-1]["messages"]
+    roles = [m["role"] for m in last[1:]]
+    assert roles == ["user", "assistant", "user"]
+    rows = await stored(services)
+    assert len(rows) == 4
+
+
+async def test_group_turns_name_the_speaker(services, moonshot):
+    group = ConversationKey(platform="telegram", chat="-100", thread="")
+    bob = Author(id="telegram:2", name="Bob")
+    await services.engine.handle(incoming("I like tea", key=group, group=True), CollectingSink())
+    await services.engine.handle(
+        incoming("what did Alice say?", author=bob, key=group, group=True), CollectingSink()
+    )
+    texts = user_texts(moonshot.requests[-1])
+    assert texts == ["Alice: I like tea", "Bob: what did Alice say?"]
+    assert "group" in moonshot.requests[-1]["messages"][0]["content"]
+
+
+async def test_commands_model_system_reset_usage(services, moonshot):
+    sink = CollectingSink()
+    await services.engine.handle(incoming("/model nope-1"), sink)
+    assert "Unknown model" in sink.replies[-1] and "moonshot-v1-8k" in sink.replies[-1]
+    await services.engine.handle(incoming("/model moonshot-v1-8k"), sink)
+    await services.engine.handle(incoming("/system You answer like a pirate."), sink)
+    await services.engine.handle(incoming("hi"), sink)
+    request = moonshot.requests[-1]
+    assert request["model"] == "moonshot-v1-8k"
+    assert request["messages"][0]["content"].startswith("You answer like a pirate.")
+    await services.engine.handle(incoming("/usage"), sink)
+    assert "Today:" in sink.replies[-1] and "1 call" in sink.replies[-1]
+    await services.engine.handle(incoming("/reset"), sink)
+    await services.engine.handle(incoming("fresh start"), sink)
+    assert user_texts(moonshot.requests[-1]) == ["fresh start"]
+    assert moonshot.requests[-1]["model"] == "moonshot-v1-8k", "reset keeps the chosen model"
+
+
+async def test_cancel_stops_and_keeps_partial(services, moonshot):
+    moonshot.enqueue(ScriptedReply(text="word " * 200))
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.05, times=1))
+    sink = CollectingSink()
+    task = asyncio.create_task(services.engine.handle(incoming("long please"), sink))
+    for _ in range(200):
+        if sink.deltas:
+            break
+        await asyncio.sleep(0.02)
+    replies = CollectingSink()
+    await services.engine.handle(incoming("/cancel"), replies)
+    result = await asyncio.wait_for(task, 5)
+    assert result is None
+    assert sink.aborted is not None and sink.aborted[1] == "Stopped."
+    rows = await stored(services)
+    answer = next(r for r in rows if r.role == "assistant")
+    assert answer.status == INCOMPLETE and answer.content
+    assert answer.content == sink.aborted[0]
+    nothing = CollectingSink()
+    await services.engine.handle(incoming("/cancel"), nothing)
+    assert nothing.replies == ["Nothing to cancel."]
+
+
+async def test_empty_and_unknown_command(services, moonshot):
+    sink = CollectingSink()
+    await services.engine.handle(incoming("   "), sink)
+    await services.engine.handle(incoming("/frobnicate"), sink)
+    assert "empty" in sink.replies[0]
+    assert "Unknown command" in sink.replies[1]
+    assert moonshot.requests == []
