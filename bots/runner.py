@@ -34,7 +34,16 @@ class Adapter(Protocol):
 
 def configured_adapters(services: Services) -> list[Adapter]:
     """Adapters whose settings are present. Platform packages import lazily."""
-    return []
+    adapters: list[Adapter] = []
+    if services.settings.telegram_enabled:
+        from bots.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(services))
+    if services.settings.slack_enabled:
+        from bots.slack import SlackAdapter
+
+        adapters.append(SlackAdapter(services))
+    return adapters
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -48,11 +48,15 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_group_context: bool = False
+    telegram_edit_interval_private: float = Field(default=1.0, gt=0)
+    telegram_edit_interval_group: float = Field(default=3.0, gt=0)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_update_interval: float = Field(default=1.0, gt=0)
 
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -140,6 +140,23 @@ class Engine:
                 if self._running.get(conversation.id) is task:
                     del self._running[conversation.id]
 
+    async def remember(self, incoming: Incoming) -> None:
+        """Store a message as context without answering (group chatter, when enabled)."""
+        if not incoming.text.strip() or not self.access.allows(incoming):
+            return
+        conversation = await self.db.conversations.get_or_create(
+            incoming.key, is_group=incoming.is_group
+        )
+        await self.db.messages.add(
+            conversation.id,
+            "user",
+            incoming.text[:MAX_MESSAGE_CHARS],
+            token_estimate=self.estimator.text(incoming.text),
+            author_id=incoming.author.id,
+            author_name=incoming.author.name or None,
+            platform_message_id=incoming.platform_message_id,
+        )
+
     async def cancel(self, incoming: Incoming) -> bool:
         """Stop the answer in progress in this conversation, keeping what was already said."""
         conversation = await self.db.conversations.active(incoming.key)

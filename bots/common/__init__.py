@@ -1,0 +1,1 @@
+"""Pieces every chat adapter shares: splitting long answers, pacing streamed edits."""
