@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.tokens import TokenEstimator
+from core.tokens import MESSAGE_OVERHEAD, TokenEstimator, raw_estimate
 from storage import COMPLETE, INCOMPLETE, StoredMessage
 from storage.messages import MessageRepository
 
@@ -54,16 +54,18 @@ class ContextBuilder:
         budget: int,
         is_group: bool,
         extra_system: list[str] | None = None,
+        current: StoredMessage | None = None,
     ) -> BuiltContext:
         """Messages for the model, oldest first, ending with the current user message."""
         system_text = f"{system_prompt}\n\n{GROUP_NOTE}" if is_group else system_prompt
         head = [{"role": "system", "content": system_text}]
         head += [{"role": "system", "content": text} for text in extra_system or [] if text]
         used = self._estimator.messages(head)
-        current = await self._messages.get(current_message_id)
+        if current is None:  # callers that just stored it pass it in and save a query
+            current = await self._messages.get(current_message_id)
         if current is None:
             raise LookupError(f"message {current_message_id} is not stored")
-        current_cost = self._estimator.message(_as_api(current, is_group))
+        current_cost = self._estimator.scaled(_raw_tokens(current, is_group))
         if used + current_cost > budget:
             raise MessageTooLong(current_cost, max(budget - used, 0))
         used += current_cost
@@ -71,18 +73,20 @@ class ContextBuilder:
         async for stored in self._candidates(conversation_id, current_message_id):
             if stored.id == current_message_id:
                 continue
-            cost = self._estimator.message(_as_api(stored, is_group))
+            cost = self._estimator.scaled(_raw_tokens(stored, is_group))
             if used + cost > budget:
                 break
             used += cost
             picked.append(stored)
         picked.sort(key=lambda m: m.turn_order)
         body = [_as_api(m, is_group) for m in picked]
-        messages = head + body
+        raw = self._estimator.raw_messages(head) + sum(
+            _raw_tokens(m, is_group) + MESSAGE_OVERHEAD for m in picked
+        )
         return BuiltContext(
-            messages=messages,
+            messages=head + body,
             estimate=used,
-            raw_estimate=self._estimator.raw_messages(messages),
+            raw_estimate=raw,
             history_messages=len(body),
         )
 
@@ -107,6 +111,14 @@ def _belongs(stored: StoredMessage, current_id: int) -> bool:
     if stored.role == "assistant" and stored.reply_to_id is not None:
         return stored.reply_to_id < current_id
     return stored.id <= current_id
+
+
+def _raw_tokens(stored: StoredMessage, is_group: bool) -> int:
+    """The stored uncalibrated estimate (computed once at insert), plus the speaker prefix."""
+    raw = stored.token_estimate or raw_estimate(stored.content)
+    if is_group and stored.role == "user" and stored.author_name:
+        raw += raw_estimate(stored.author_name) + 1
+    return raw
 
 
 def _as_api(stored: StoredMessage, is_group: bool) -> dict[str, Any]:

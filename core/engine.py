@@ -16,7 +16,7 @@ from core.commands import CommandHandler, parse_command
 from core.context import ContextBuilder
 from core.kimi import KimiClient
 from core.locks import ConversationLocks, InProcessLocks
-from core.tokens import TokenEstimator
+from core.tokens import TokenEstimator, raw_estimate
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
 from core.types import Incoming, ReplySink
 from storage import ConversationRecord, Database
@@ -119,16 +119,15 @@ class Engine:
             conversation.id,
             "user",
             incoming.text,
-            token_estimate=self.estimator.text(incoming.text),
+            token_estimate=raw_estimate(incoming.text),
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
             platform_message_id=incoming.platform_message_id,
+            participant=True,
         )
-        await self.db.conversations.touch_participant(
-            conversation.id, incoming.author.id, incoming.author.name
-        )
-        async with self._locks.hold(conversation.id):
-            conversation = await self.db.conversations.get(conversation.id) or conversation
+        async with self._locks.hold(conversation.id) as waited:
+            if waited:  # settings may have changed (/model, /system) while we queued
+                conversation = await self.db.conversations.get(conversation.id) or conversation
             task = asyncio.current_task()
             if task is not None:
                 self._running[conversation.id] = task
@@ -151,7 +150,7 @@ class Engine:
             conversation.id,
             "user",
             incoming.text[:MAX_MESSAGE_CHARS],
-            token_estimate=self.estimator.text(incoming.text),
+            token_estimate=raw_estimate(incoming.text),
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
             platform_message_id=incoming.platform_message_id,

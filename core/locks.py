@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 
 class ConversationLocks(Protocol):
-    def hold(self, conversation_id: int) -> AsyncIterator[None]: ...
+    def hold(self, conversation_id: int) -> AbstractAsyncContextManager[bool]:
+        """Hold the conversation's turn; yields True if another turn had to finish first."""
+        ...
 
 
 class InProcessLocks:
@@ -20,12 +22,13 @@ class InProcessLocks:
         self._users: dict[int, int] = {}
 
     @asynccontextmanager
-    async def hold(self, conversation_id: int) -> AsyncIterator[None]:
+    async def hold(self, conversation_id: int) -> AsyncIterator[bool]:
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
+        waited = lock.locked()
         try:
             async with lock:
-                yield
+                yield waited
         finally:
             self._users[conversation_id] -= 1
             if self._users[conversation_id] == 0:

@@ -32,6 +32,8 @@ def raw_estimate(text: str) -> int:
     """Uncalibrated token count: ~0.7 per CJK character, ~1 per 4 other characters."""
     if not text:
         return 0
+    if text.isascii():
+        return max(1, round(len(text) / 4))
     cjk = 0
     other = 0
     wide = 0
@@ -55,6 +57,10 @@ class TokenEstimator:
 
     def text(self, text: str) -> int:
         return max(1, round(raw_estimate(text) * self.factor)) if text else 0
+
+    def scaled(self, raw_tokens: int) -> int:
+        """Calibrated tokens of one message from its stored raw estimate, framing included."""
+        return round(raw_tokens * self.factor) + MESSAGE_OVERHEAD
 
     def message(self, message: Mapping[str, Any]) -> int:
         content = message.get("content") or ""

@@ -11,9 +11,17 @@ from core import errors, texts
 from core.catalog import ModelSpec
 from core.context import BuiltContext, ContextBuilder, MessageTooLong
 from core.kimi import Completion, DeltaCallback, KimiClient, PartialAnswer, RetryCallback
-from core.tokens import TokenEstimator
+from core.tokens import TokenEstimator, raw_estimate
 from core.types import Incoming, ReplySink
-from storage import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, ConversationRecord, Database
+from storage import (
+    COMPLETE,
+    FAILED,
+    IN_PROGRESS,
+    INCOMPLETE,
+    ConversationRecord,
+    Database,
+    StoredMessage,
+)
 from storage.records import UsageEntry
 
 log = logging.getLogger(__name__)
@@ -79,8 +87,18 @@ class TurnRunner:
                 system_prompt=system_prompt,
                 budget=budget,
                 is_group=conversation.is_group,
+                current=current,
             )
 
+        current = StoredMessage(
+            id=user_message_id,
+            role="user",
+            content=incoming.text,
+            token_estimate=raw_estimate(incoming.text),
+            status=COMPLETE,
+            author_id=incoming.author.id,
+            author_name=incoming.author.name or None,
+        )
         try:
             context = await build(budget)
         except MessageTooLong as exc:
@@ -88,20 +106,23 @@ class TurnRunner:
                 user_message_id,
                 content=incoming.text,
                 status=FAILED,
-                token_estimate=exc.tokens,
+                token_estimate=raw_estimate(incoming.text),
                 error="too long for the model window",
             )
             message = texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit)
             await sink.reply(message)
             return TurnOutcome(status=FAILED, text="", error=None)
 
-        answer_id = await self._db.messages.add(
-            conversation.id,
-            "assistant",
-            "",
-            status=IN_PROGRESS,
-            model=model.id,
-            reply_to_id=user_message_id,
+        # The in-progress row is written while the model thinks, off the critical path.
+        placeholder = asyncio.create_task(
+            self._db.messages.add(
+                conversation.id,
+                "assistant",
+                "",
+                status=IN_PROGRESS,
+                model=model.id,
+                reply_to_id=user_message_id,
+            )
         )
         await sink.begin()
         shown: list[str] = []
@@ -119,23 +140,26 @@ class TurnRunner:
             )
         except asyncio.CancelledError:
             partial = "".join(shown)
-            await asyncio.shield(self._close_cancelled(answer_id, partial, sink, lang))
+            await asyncio.shield(self._close_cancelled(placeholder, partial, sink, lang))
             raise
         except PartialAnswer as exc:
+            answer_id = await placeholder
             return await self._fail(answer_id, exc, exc.completion.text, sink, lang, incoming)
         except errors.KimiError as exc:
+            answer_id = await placeholder
             return await self._fail(answer_id, exc, "", sink, lang, incoming)
 
+        answer_id = await placeholder
         text = completion.text
         status = COMPLETE if text.strip() else FAILED
         await self._db.messages.finish(
             answer_id,
             content=text,
             status=status,
-            token_estimate=self._estimator.text(text),
+            token_estimate=raw_estimate(text),
             error=None if text.strip() else f"empty answer ({completion.finish_reason})",
+            usage=self._usage_entry(completion, model, conversation, incoming, answer_id, context),
         )
-        await self._record_usage(completion, model, conversation, incoming, answer_id, context)
         if status == FAILED:
             error = errors.ServerError("Kimi returned an empty answer")
             await sink.abort("", texts.error_text(error, lang))
@@ -203,20 +227,21 @@ class TurnRunner:
             answer_id,
             content=partial,
             status=status,
-            token_estimate=self._estimator.text(partial),
+            token_estimate=raw_estimate(partial),
             error=f"{error.kind}: {error.detail}"[:2000],
         )
         await sink.abort(partial, texts.error_text(error, lang))
         return TurnOutcome(status=status, text=partial, answer_id=answer_id, error=error)
 
     async def _close_cancelled(
-        self, answer_id: int, partial: str, sink: ReplySink, lang: str
+        self, placeholder: asyncio.Task[int], partial: str, sink: ReplySink, lang: str
     ) -> None:
+        answer_id = await placeholder
         await self._db.messages.finish(
             answer_id,
             content=partial,
             status=INCOMPLETE if partial.strip() else FAILED,
-            token_estimate=self._estimator.text(partial),
+            token_estimate=raw_estimate(partial),
             error="cancelled",
         )
         try:
@@ -224,7 +249,7 @@ class TurnRunner:
         except Exception:  # the platform may be gone; the row above is what must not be lost
             log.exception("could not show the cancellation in the chat")
 
-    async def _record_usage(
+    def _usage_entry(
         self,
         completion: Completion,
         model: ModelSpec,
@@ -232,7 +257,7 @@ class TurnRunner:
         incoming: Incoming,
         answer_id: int,
         context: BuiltContext,
-    ) -> None:
+    ) -> UsageEntry:
         usage = completion.usage
         if usage is None:
             log.warning("no usage in Moonshot's answer; recording estimates")
@@ -247,21 +272,19 @@ class TurnRunner:
                 usage.completion_tokens,
                 usage.cached_tokens,
             )
-        await self._db.usage.record(
-            UsageEntry(
-                model=model.id,
-                prompt_tokens=prompt,
-                completion_tokens=completion_tokens,
-                cached_tokens=cached,
-                cost_cny=model.cost_cny(prompt, completion_tokens, cached),
-                latency_ms=int(completion.latency_s * 1000),
-                first_token_ms=None
-                if completion.first_token_s is None
-                else int(completion.first_token_s * 1000),
-                user_id=incoming.author.id,
-                platform=incoming.platform,
-                chat_key=conversation.key.label(),
-                conversation_id=conversation.id,
-                message_id=answer_id,
-            )
+        return UsageEntry(
+            model=model.id,
+            prompt_tokens=prompt,
+            completion_tokens=completion_tokens,
+            cached_tokens=cached,
+            cost_cny=model.cost_cny(prompt, completion_tokens, cached),
+            latency_ms=int(completion.latency_s * 1000),
+            first_token_ms=None
+            if completion.first_token_s is None
+            else int(completion.first_token_s * 1000),
+            user_id=incoming.author.id,
+            platform=incoming.platform,
+            chat_key=conversation.key.label(),
+            conversation_id=conversation.id,
+            message_id=answer_id,
         )

@@ -39,8 +39,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         sessions = session_factory(self.engine)
-        self.conversations = ConversationRepository(sessions)
-        self.messages = MessageRepository(sessions)
+        self.conversations = ConversationRepository(sessions, self.engine)
+        self.messages = MessageRepository(sessions, self.engine)
         self.usage = UsageRepository(sessions)
         self.events = EventRepository(sessions)
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from storage.models import Conversation, Participant, utcnow
 from storage.records import ConversationKey, ConversationRecord
 
 
-def _record(row: Conversation) -> ConversationRecord:
+def _record(row: Any) -> ConversationRecord:
+    """From an ORM object or a Core row: both expose the columns as attributes."""
     key = ConversationKey(
         platform=row.platform, workspace=row.workspace, chat=row.chat, thread=row.thread
     )
@@ -27,6 +30,28 @@ def _record(row: Conversation) -> ConversationRecord:
     )
 
 
+async def upsert_participant(
+    connection: AsyncConnection, conversation_id: int, user_id: str, display_name: str
+) -> None:
+    """One atomic statement (INSERT .. ON CONFLICT DO UPDATE) on SQLite and PostgreSQL alike."""
+    dialect = connection.dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    statement = insert(Participant).values(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        display_name=display_name,
+        first_seen=now,
+        last_seen=now,
+    )
+    updates: dict[str, Any] = {"last_seen": now}
+    if display_name:
+        updates["display_name"] = display_name
+    await connection.execute(
+        statement.on_conflict_do_update(index_elements=["conversation_id", "user_id"], set_=updates)
+    )
+
+
 def _key_filter(key: ConversationKey) -> tuple[Any, ...]:
     return (
         Conversation.platform == key.platform,
@@ -37,19 +62,21 @@ def _key_filter(key: ConversationKey) -> tuple[Any, ...]:
 
 
 class ConversationRepository:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, engine: AsyncEngine) -> None:
         self._sessions = sessions
+        self._engine = engine
 
     async def active(self, key: ConversationKey) -> ConversationRecord | None:
         """The newest generation for this key, or None if the chat never spoke."""
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(Conversation)
-                .where(*_key_filter(key))
-                .order_by(Conversation.generation.desc())
-                .limit(1)
-            )
-            return _record(row) if row else None
+        query = (
+            select(*Conversation.__table__.columns)
+            .where(*_key_filter(key))
+            .order_by(Conversation.generation.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return _record(row) if row else None
 
     async def get_or_create(self, key: ConversationKey, *, is_group: bool) -> ConversationRecord:
         existing = await self.active(key)
@@ -104,9 +131,10 @@ class ConversationRepository:
         return _record(row)
 
     async def get(self, conversation_id: int) -> ConversationRecord | None:
-        async with self._sessions() as session:
-            row = await session.get(Conversation, conversation_id)
-            return _record(row) if row else None
+        query = select(*Conversation.__table__.columns).where(Conversation.id == conversation_id)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return _record(row) if row else None
 
     async def update_settings(self, conversation_id: int, **values: Any) -> None:
         """Set ``model``, ``system_prompt`` (None clears) or ``options``."""
@@ -124,30 +152,8 @@ class ConversationRepository:
     async def touch_participant(
         self, conversation_id: int, user_id: str, display_name: str
     ) -> None:
-        """Record a speaker; concurrent first messages of one user race on insert, so retry."""
-        for _ in range(2):
-            try:
-                async with self._sessions() as session, session.begin():
-                    row = await session.scalar(
-                        select(Participant).where(
-                            Participant.conversation_id == conversation_id,
-                            Participant.user_id == user_id,
-                        )
-                    )
-                    if row is None:
-                        session.add(
-                            Participant(
-                                conversation_id=conversation_id,
-                                user_id=user_id,
-                                display_name=display_name,
-                            )
-                        )
-                    else:
-                        row.display_name = display_name or row.display_name
-                        row.last_seen = utcnow()
-                return
-            except IntegrityError:
-                continue
+        async with self._engine.begin() as connection:
+            await upsert_participant(connection, conversation_id, user_id, display_name)
 
     async def participants(self, conversation_id: int) -> list[tuple[str, str]]:
         async with self._sessions() as session:

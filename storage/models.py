@@ -85,6 +85,7 @@ class Message(Base):
     author_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
     author_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     content: Mapped[str] = mapped_column(Text, default="")
+    # Uncalibrated estimate (core.tokens.raw_estimate), scaled by the learnt factor when read.
     token_estimate: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="complete")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -2,13 +2,59 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import UsageRecord
+from storage.models import UsageRecord, utcnow
 from storage.records import UsageEntry, UsageTotals
+
+
+def usage_values(entry: UsageEntry) -> dict[str, object]:
+    """Column values of a usage row (for Core inserts in the same transaction as other writes)."""
+    return {
+        "conversation_id": entry.conversation_id,
+        "message_id": entry.message_id,
+        "user_id": entry.user_id,
+        "platform": entry.platform,
+        "chat_key": entry.chat_key,
+        "model": entry.model,
+        "prompt_tokens": entry.prompt_tokens,
+        "completion_tokens": entry.completion_tokens,
+        "cached_tokens": entry.cached_tokens,
+        "cost_cny": entry.cost_cny,
+        "latency_ms": entry.latency_ms,
+        "first_token_ms": entry.first_token_ms,
+        "created_at": utcnow(),
+    }
+
+
+def usage_row(entry: UsageEntry) -> UsageRecord:
+    return UsageRecord(**usage_values(entry))
+
+
+REPORT_GROUPS = ("user", "chat", "model", "day")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One line of a usage report: the totals of one user, chat, model or day."""
+
+    key: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_cny: float
+    avg_latency_ms: float
+    avg_first_token_ms: float | None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 class UsageRepository:
@@ -17,22 +63,7 @@ class UsageRepository:
 
     async def record(self, entry: UsageEntry) -> None:
         async with self._sessions() as session, session.begin():
-            session.add(
-                UsageRecord(
-                    conversation_id=entry.conversation_id,
-                    message_id=entry.message_id,
-                    user_id=entry.user_id,
-                    platform=entry.platform,
-                    chat_key=entry.chat_key,
-                    model=entry.model,
-                    prompt_tokens=entry.prompt_tokens,
-                    completion_tokens=entry.completion_tokens,
-                    cached_tokens=entry.cached_tokens,
-                    cost_cny=entry.cost_cny,
-                    latency_ms=entry.latency_ms,
-                    first_token_ms=entry.first_token_ms,
-                )
-            )
+            session.add(usage_row(entry))
 
     async def totals(
         self,
@@ -63,3 +94,118 @@ class UsageRepository:
             cached_tokens=int(row[3]),
             cost_cny=float(row[4]),
         )
+
+    async def record_at(self, entry: UsageEntry, created_at: datetime) -> None:
+        """Record a call with an explicit time (imports from elsewhere, tests)."""
+        values = usage_values(entry)
+        values["created_at"] = created_at.astimezone(UTC)
+        async with self._sessions() as session, session.begin():
+            session.add(UsageRecord(**values))
+
+    async def report(
+        self,
+        *,
+        by: str = "user",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: tzinfo = UTC,
+    ) -> list[UsageRow]:
+        """Totals per user, chat, model or day (``by``) of the calls in ``[since, until)``.
+
+        Days are calendar days in ``tz`` (the operator's time zone), oldest first; the other
+        groupings are ordered by cost, highest first.
+        """
+        if by not in REPORT_GROUPS:
+            raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
+        filters: list[Any] = []
+        if since is not None:
+            filters.append(UsageRecord.created_at >= since.astimezone(UTC))
+        if until is not None:
+            filters.append(UsageRecord.created_at < until.astimezone(UTC))
+        async with self._sessions() as session:
+            dialect = session.bind.dialect.name if session.bind is not None else ""
+            zone = getattr(tz, "key", None) or ("UTC" if tz is UTC else None)
+            if by == "day" and (dialect != "postgresql" or zone is None):
+                rows = await self._days_in_python(session, filters, tz)
+            else:
+                if by == "day":
+                    column = func.to_char(func.timezone(zone, UsageRecord.created_at), "YYYY-MM-DD")
+                else:
+                    column = {
+                        "user": UsageRecord.user_id,
+                        "chat": UsageRecord.chat_key,
+                        "model": UsageRecord.model,
+                    }[by]
+                query = (
+                    select(
+                        column,
+                        func.count(UsageRecord.id),
+                        func.sum(UsageRecord.prompt_tokens),
+                        func.sum(UsageRecord.completion_tokens),
+                        func.sum(UsageRecord.cached_tokens),
+                        func.sum(UsageRecord.cost_cny),
+                        func.avg(UsageRecord.latency_ms),
+                        func.avg(UsageRecord.first_token_ms),
+                    )
+                    .where(*filters)
+                    .group_by(column)
+                )
+                rows = [
+                    UsageRow(
+                        key=str(r[0]),
+                        calls=int(r[1]),
+                        prompt_tokens=int(r[2] or 0),
+                        completion_tokens=int(r[3] or 0),
+                        cached_tokens=int(r[4] or 0),
+                        cost_cny=float(r[5] or 0.0),
+                        avg_latency_ms=float(r[6] or 0.0),
+                        avg_first_token_ms=None if r[7] is None else float(r[7]),
+                    )
+                    for r in (await session.execute(query)).all()
+                ]
+        if by == "day":
+            return sorted(rows, key=lambda row: row.key)
+        return sorted(rows, key=lambda row: (-round(row.cost_cny, 9), row.key))
+
+    async def _days_in_python(
+        self, session: AsyncSession, filters: list[Any], tz: tzinfo
+    ) -> list[UsageRow]:
+        """Calendar days in any time zone, for SQLite (no time-zone functions) — one pass."""
+        query = select(
+            UsageRecord.created_at,
+            UsageRecord.prompt_tokens,
+            UsageRecord.completion_tokens,
+            UsageRecord.cached_tokens,
+            UsageRecord.cost_cny,
+            UsageRecord.latency_ms,
+            UsageRecord.first_token_ms,
+        ).where(*filters)
+        days: dict[str, list[float]] = {}
+        firsts: dict[str, list[int]] = {}
+        for created, prompt, completion, cached, cost, latency, first in (
+            await session.execute(query)
+        ).all():
+            when = created if created.tzinfo else created.replace(tzinfo=UTC)
+            day = when.astimezone(tz).date().isoformat()
+            acc = days.setdefault(day, [0, 0, 0, 0, 0.0, 0])
+            acc[0] += 1
+            acc[1] += prompt or 0
+            acc[2] += completion or 0
+            acc[3] += cached or 0
+            acc[4] += cost or 0.0
+            acc[5] += latency or 0
+            if first is not None:
+                firsts.setdefault(day, []).append(first)
+        return [
+            UsageRow(
+                key=day,
+                calls=int(acc[0]),
+                prompt_tokens=int(acc[1]),
+                completion_tokens=int(acc[2]),
+                cached_tokens=int(acc[3]),
+                cost_cny=float(acc[4]),
+                avg_latency_ms=acc[5] / acc[0],
+                avg_first_token_ms=sum(firsts[day]) / len(firsts[day]) if day in firsts else None,
+            )
+            for day, acc in days.items()
+        ]

@@ -1,0 +1,88 @@
+"""Per-turn overhead of the engine versus a bare openai SDK call, same emulator, same run.
+
+Both stream the same ~200 ms answer from the Moonshot emulator (in a subprocess). The engine
+also stores the user message and the answer, builds the context from history, and records
+usage in SQLite. Target: ratio <= 1.10.
+
+    python -m bench.overhead [--turns 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import openai
+
+from bench.common import EMULATOR_KEY, moonshot_subprocess, summary
+from core.config import load_settings
+from core.service import start_services
+from core.types import Author, CollectingSink, ConversationKey, Incoming
+
+QUESTION = " ".join(f"word{i}" for i in range(38))
+TOKEN_DELAY = 0.005  # ~40 chunks -> ~200 ms per answer
+
+
+async def bare_call(client: openai.AsyncOpenAI, messages: list[dict[str, str]]) -> float:
+    """The same request the engine sent last (same history), straight through the SDK."""
+    started = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model="kimi-k2", messages=messages, max_tokens=2048, stream=True
+    )
+    async for _chunk in stream:
+        pass
+    return time.perf_counter() - started
+
+
+async def last_request(http: aiohttp.ClientSession, url: str) -> list[dict[str, str]]:
+    async with http.get(url.removesuffix("/v1") + "/_emulator/requests") as response:
+        return (await response.json())[-1]["messages"]
+
+
+async def main(turns: int) -> dict[str, float]:
+    async with moonshot_subprocess("--no-limits", "--token-delay", str(TOKEN_DELAY)) as url:
+        client = openai.AsyncOpenAI(api_key=EMULATOR_KEY, base_url=url, max_retries=0)
+        http = aiohttp.ClientSession()
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(
+                moonshot_api_key=EMULATOR_KEY,
+                moonshot_base_url=url,
+                database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+                _env_file=None,
+            )
+            services = await start_services(settings)
+            incoming = Incoming(
+                key=ConversationKey(platform="bench", chat="overhead"),
+                author=Author(id="bench:1", name="Bench"),
+                text=QUESTION,
+            )
+            bare: list[float] = []
+            engine: list[float] = []
+            for turn in range(turns + 3):  # the first 3 warm up connections and caches
+                started = time.perf_counter()
+                await services.engine.handle(incoming, CollectingSink())
+                elapsed = time.perf_counter() - started
+                sent = await last_request(http, url)
+                bare_elapsed = await bare_call(client, sent)
+                if turn >= 3:
+                    engine.append(elapsed)
+                    bare.append(bare_elapsed)
+            await services.close()
+        await client.close()
+        await http.close()
+    ratio = statistics.median(engine) / statistics.median(bare)
+    print(f"bare openai SDK : {summary(bare)}")
+    print(f"engine turn     : {summary(engine)}")
+    print(f"overhead ratio  : {ratio:.3f} (target <= 1.10)")
+    return {"overhead_ratio": ratio}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=40)
+    asyncio.run(main(parser.parse_args().turns))

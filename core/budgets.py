@@ -1,0 +1,144 @@
+"""Spending budgets in CNY: per user per day and per month, and for the whole bot per month.
+
+Checked before a turn calls Moonshot: over a budget, the turn is refused with a message that
+says when the budget resets (local midnight / the first of next month in ``KIMI_TIMEZONE``),
+and no model call is made. Admins are exempt. Spending comes from the usage ledger, so a call
+already running when the budget is reached still completes (the overshoot is one call at most
+per concurrent turn).
+
+Settings (all optional; unset means no budget): ``BUDGET_USER_DAILY_CNY``,
+``BUDGET_USER_MONTHLY_CNY``, ``BUDGET_GLOBAL_MONTHLY_CNY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from core.limits.errors import format_duration
+from storage.records import UsageTotals
+
+USER_DAILY = "user_daily"
+USER_MONTHLY = "user_monthly"
+GLOBAL_MONTHLY = "global_monthly"
+
+
+class _Totals(Protocol):
+    async def totals(
+        self,
+        *,
+        user_id: str | None = None,
+        chat_key: str | None = None,
+        since: datetime | None = None,
+    ) -> UsageTotals: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPolicy:
+    user_daily_cny: float | None = None
+    user_monthly_cny: float | None = None
+    global_monthly_cny: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.user_daily_cny, self.user_monthly_cny, self.global_monthly_cny)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRefusal:
+    """Why a turn may not run: which budget, how much was spent, and when it resets."""
+
+    scope: str
+    limit_cny: float
+    spent_cny: float
+    resets_at: datetime  # aware, in the operator's time zone
+    now: datetime
+
+    def message(self, lang: str = "en") -> str:
+        zone = getattr(self.resets_at.tzinfo, "key", None) or self.resets_at.strftime("%Z")
+        when = f"{self.resets_at:%Y-%m-%d %H:%M} {zone}"
+        wait = (self.resets_at - self.now).total_seconds()
+        amounts = (self.spent_cny, self.limit_cny)
+        if lang == "zh":
+            spent = f"已用 ¥{amounts[0]:.2f}，上限 ¥{amounts[1]:.2f}"
+            after = f"将于 {when} 重置（{format_duration(wait, 'zh')}后）。"
+            if self.scope == USER_DAILY:
+                return f"你今天的额度已用完（{spent}），{after}"
+            if self.scope == USER_MONTHLY:
+                return f"你本月的额度已用完（{spent}），{after}"
+            return f"机器人本月的总额度已用完（{spent}），{after}"
+        spent = f"¥{amounts[0]:.2f} of ¥{amounts[1]:.2f}"
+        after = f"It resets at {when} (in {format_duration(wait)})."
+        if self.scope == USER_DAILY:
+            return f"You have used your daily budget ({spent}). {after}"
+        if self.scope == USER_MONTHLY:
+            return f"You have used your monthly budget ({spent}). {after}"
+        return f"The bot has used its monthly budget ({spent}). {after}"
+
+    localized = message
+
+
+def day_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """Local midnight today and tomorrow (DST-safe: built from the calendar date)."""
+    today = now.astimezone(tz).date()
+    tomorrow = today + timedelta(days=1)
+    return (
+        datetime(today.year, today.month, today.day, tzinfo=tz),
+        datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz),
+    )
+
+
+def month_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """Local midnight of the first of this month and of next month."""
+    today = now.astimezone(tz).date()
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return (
+        datetime(today.year, today.month, 1, tzinfo=tz),
+        datetime(year, month, 1, tzinfo=tz),
+    )
+
+
+class Budgets:
+    """``await budgets.check(user_id, is_admin, now)`` → None, or the refusal to show."""
+
+    def __init__(self, usage: _Totals, policy: BudgetPolicy, tz: tzinfo) -> None:
+        self._usage = usage
+        self.policy = policy
+        self.tz = tz
+
+    @classmethod
+    def from_settings(cls, settings: Any, db: Any) -> Budgets:
+        policy = BudgetPolicy(
+            user_daily_cny=getattr(settings, "budget_user_daily_cny", None),
+            user_monthly_cny=getattr(settings, "budget_user_monthly_cny", None),
+            global_monthly_cny=getattr(settings, "budget_global_monthly_cny", None),
+        )
+        return cls(db.usage, policy, ZoneInfo(settings.kimi_timezone))
+
+    async def check(self, user_id: str, is_admin: bool, now: datetime) -> BudgetRefusal | None:
+        """The refusal whose budget resets last among those spent (it is the one that binds)."""
+        policy = self.policy
+        if is_admin or not policy.enabled:
+            return None
+        day_start, day_end = day_bounds(now, self.tz)
+        month_start, month_end = month_bounds(now, self.tz)
+        checks = [
+            (USER_DAILY, policy.user_daily_cny, user_id, day_start, day_end),
+            (USER_MONTHLY, policy.user_monthly_cny, user_id, month_start, month_end),
+            (GLOBAL_MONTHLY, policy.global_monthly_cny, None, month_start, month_end),
+        ]
+        refusals: list[BudgetRefusal] = []
+        for scope, limit, who, start, end in checks:
+            if limit is None:
+                continue
+            spent = (await self._usage.totals(user_id=who, since=start)).cost_cny
+            if spent >= limit:
+                refusals.append(BudgetRefusal(scope, limit, spent, end, now.astimezone(self.tz)))
+        if not refusals:
+            return None
+        return max(refusals, key=lambda r: r.resets_at)

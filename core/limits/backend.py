@@ -1,0 +1,259 @@
+"""Where the limiter keeps its windows: the interface and the in-process backend.
+
+Both backends implement the same atomic decision: *for this request at this instant, do the
+user's own limits and the account's (penalized) limits all have room?* and, if so, record it in
+both scopes in the same step. Only the storage differs: Python structures here (atomic because
+the methods never await), sorted sets and Lua scripts in :mod:`core.limits.redis_backend`.
+
+Semantics shared by both backends
+---------------------------------
+* **RPM/TPM** are sliding windows: a log of ``(stamp, tokens)`` entries. A new entry stamped
+  ``s`` is admitted when the entries with a stamp in ``(s - window, +inf)`` number fewer than RPM
+  and their tokens plus the new ones fit in TPM. Counting every entry newer than ``s - window``
+  (including ones stamped later than ``s``, see ``lead``) bounds every window that contains ``s``,
+  so no 60-second window can ever hold more than the limit.
+* **Concurrency** is a set of slots with a lease end: ``inf`` while held in-process, a renewed
+  lease in Redis (so a crashed worker's slot expires), ``now + grace`` once released (the server
+  may still be finishing the response when our client has read ``[DONE]``).
+* **Penalty** (after a 429 from Moonshot): admissions to the model are blocked until
+  ``block_until`` and the account limits are multiplied by ``factor`` until ``factor_until``.
+* A request bigger than a TPM limit is counted as exactly the limit, so it can pass when the
+  window is empty instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.catalog import Limits
+from core.limits.errors import ACCOUNT, USER
+
+
+@dataclass(slots=True)
+class Admission:
+    """One request (and its retries) as the backend sees it; owned by a :class:`Permit`."""
+
+    id: str
+    model: str
+    user_id: str
+    tokens: int
+    account: Limits
+    user: Limits
+    lead: float = 0.0  # the request will be sent this long after admission (a client retry delay)
+    take_slot: bool = True
+    entries: list[tuple[str, float]] = field(default_factory=list)  # (entry id, stamp)
+    holds_slot: bool = False
+
+    def next_entry_id(self) -> str:
+        return f"{self.id}#{len(self.entries)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one admission attempt.
+
+    When refused: ``scope`` (``account``/``user``), ``limit`` (``rpm``, ``tpm``, ``concurrency``,
+    ``cooldown``) and ``wait``, the seconds until that limit can have room again (for
+    concurrency: until the earliest slot's lease ends; ``None`` when that is unknown).
+    """
+
+    admitted: bool
+    scope: str | None = None
+    limit: str | None = None
+    wait: float | None = None
+    stamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Penalty:
+    factor: float = 1.0
+    block_until: float = 0.0
+
+
+class Backend(Protocol):
+    """Storage of the limiter's windows and slots; every method is one atomic step."""
+
+    shared: bool  # True when other processes may change the state (waiters must poll)
+    needs_heartbeat: bool  # True when held slots are leases that must be renewed
+
+    async def acquire(
+        self, adm: Admission, now: float, *, window: float, lease_until: float
+    ) -> Decision: ...
+
+    async def finish(
+        self, adm: Admission, now: float, *, tokens: int | None, grace: float
+    ) -> None: ...
+
+    async def renew(self, adm: Admission, now: float, *, lease_until: float) -> bool: ...
+
+    async def penalize(
+        self, model: str, now: float, *, wait: float, duration: float, min_factor: float
+    ) -> Penalty: ...
+
+    async def penalty(self, model: str, now: float) -> Penalty: ...
+
+    async def close(self) -> None: ...
+
+
+def scaled(limits: Limits, factor: float) -> Limits:
+    """Account limits under a penalty factor (never below 1)."""
+    if factor >= 1.0:
+        return limits
+    return Limits(
+        rpm=max(1, math.floor(limits.rpm * factor)),
+        tpm=max(1, math.floor(limits.tpm * factor)),
+        concurrency=max(1, math.floor(limits.concurrency * factor)),
+    )
+
+
+@dataclass(slots=True)
+class _Scope:
+    stamps: list[float] = field(default_factory=list)  # sorted
+    entries: list[tuple[float, str, int]] = field(default_factory=list)  # same order
+    slots: dict[str, float] = field(default_factory=dict)  # slot id -> lease end
+
+    def prune(self, now: float, window: float) -> None:
+        cut = bisect.bisect_right(self.stamps, now - window)
+        if cut:
+            del self.stamps[:cut]
+            del self.entries[:cut]
+        expired = [slot for slot, end in self.slots.items() if end <= now]
+        for slot in expired:
+            del self.slots[slot]
+
+    def refusal(
+        self, limits: Limits, tokens: int, stamp: float, window: float, now: float, slot: bool
+    ) -> tuple[str, float | None] | None:
+        """Why this scope cannot take the request now, with the wait; None when it can."""
+        failures: list[tuple[str, float | None]] = []
+        if slot and len(self.slots) >= limits.concurrency:
+            ends = sorted(self.slots.values())
+            end = ends[len(self.slots) - limits.concurrency]
+            failures.append(("concurrency", None if math.isinf(end) else max(0.0, end - now)))
+        start = bisect.bisect_right(self.stamps, stamp - window)
+        live = self.entries[start:]
+        if len(live) > limits.rpm:
+            failures.append(("rpm", live[len(live) - limits.rpm][0] + window - stamp))
+        need = min(tokens, limits.tpm)
+        used = sum(t for _, _, t in live)
+        if used + need > limits.tpm:
+            for when, _, spent in live:
+                used -= spent
+                if used + need <= limits.tpm:
+                    failures.append(("tpm", when + window - stamp))
+                    break
+        return _worst(failures)
+
+    def add(self, stamp: float, entry_id: str, tokens: int) -> None:
+        index = bisect.bisect_right(self.stamps, stamp)
+        self.stamps.insert(index, stamp)
+        self.entries.insert(index, (stamp, entry_id, tokens))
+
+    def retoken(self, entry_ids: set[str], tokens: int) -> None:
+        self.entries = [
+            (when, eid, tokens if eid in entry_ids else spent) for when, eid, spent in self.entries
+        ]
+
+
+def _worst(failures: list[tuple[str, float | None]]) -> tuple[str, float | None] | None:
+    """The failure that frees last; a concurrency wait of None only when it is the only one."""
+    if not failures:
+        return None
+    timed = [f for f in failures if f[1] is not None]
+    if not timed:
+        return failures[0]
+    return max(timed, key=lambda f: f[1] or 0.0)
+
+
+class InProcessBackend:
+    """Windows in this process's memory: right for one worker; the default."""
+
+    shared = False
+    needs_heartbeat = False
+
+    def __init__(self) -> None:
+        self._scopes: dict[tuple[str, ...], _Scope] = {}
+        self._penalties: dict[str, tuple[float, float, float]] = {}  # block, factor, until
+
+    def _scope(self, *key: str) -> _Scope:
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = _Scope()
+        return scope
+
+    async def acquire(
+        self, adm: Admission, now: float, *, window: float, lease_until: float
+    ) -> Decision:
+        stamp = now + adm.lead
+        user = self._scope(adm.model, USER, adm.user_id)
+        account = self._scope(adm.model, ACCOUNT)
+        user.prune(now, window)
+        account.prune(now, window)
+        why = user.refusal(adm.user, adm.tokens, stamp, window, now, adm.take_slot)
+        if why is not None:
+            return Decision(False, USER, why[0], why[1])
+        penalty = await self.penalty(adm.model, now)
+        if penalty.block_until > stamp:
+            return Decision(False, ACCOUNT, "cooldown", penalty.block_until - stamp)
+        limits = scaled(adm.account, penalty.factor)
+        why = account.refusal(limits, adm.tokens, stamp, window, now, adm.take_slot)
+        if why is not None:
+            return Decision(False, ACCOUNT, why[0], why[1])
+        entry_id = adm.next_entry_id()
+        for scope in (user, account):
+            scope.add(stamp, entry_id, adm.tokens)
+            if adm.take_slot:
+                scope.slots[adm.id] = math.inf
+        adm.entries.append((entry_id, stamp))
+        if adm.take_slot:
+            adm.holds_slot = True
+        return Decision(True, stamp=stamp)
+
+    async def finish(self, adm: Admission, now: float, *, tokens: int | None, grace: float) -> None:
+        scopes = [self._scope(adm.model, USER, adm.user_id), self._scope(adm.model, ACCOUNT)]
+        if tokens is not None and adm.entries:
+            ids = {eid for eid, _ in adm.entries}
+            for scope in scopes:
+                scope.retoken(ids, tokens)
+        if adm.holds_slot:
+            for scope in scopes:
+                if grace > 0:
+                    if adm.id in scope.slots:
+                        scope.slots[adm.id] = now + grace
+                else:
+                    scope.slots.pop(adm.id, None)
+            adm.holds_slot = False
+        if tokens is not None:
+            adm.tokens = tokens
+
+    async def renew(self, adm: Admission, now: float, *, lease_until: float) -> bool:
+        return adm.holds_slot
+
+    async def penalize(
+        self, model: str, now: float, *, wait: float, duration: float, min_factor: float
+    ) -> Penalty:
+        block, factor, until = self._penalties.get(model, (0.0, 1.0, 0.0))
+        if until <= now:
+            factor = 1.0
+        factor = max(min_factor, factor * 0.5)
+        block = max(block, now + wait)
+        self._penalties[model] = (block, factor, now + duration)
+        return Penalty(factor, block)
+
+    async def penalty(self, model: str, now: float) -> Penalty:
+        block, factor, until = self._penalties.get(model, (0.0, 1.0, 0.0))
+        return Penalty(factor if until > now else 1.0, block)
+
+    async def in_flight(
+        self, model: str, user_id: str | None = None, now: float = -math.inf
+    ) -> int:
+        """Slots held (leases ending after ``now``) — for tests and stats."""
+        key = (model, USER, user_id) if user_id is not None else (model, ACCOUNT)
+        scope = self._scopes.get(key)
+        return 0 if scope is None else sum(1 for end in scope.slots.values() if end > now)
+
+    async def close(self) -> None:
+        self._scopes.clear()

@@ -1,0 +1,602 @@
+"""The limiter: admit a Moonshot call only when the account and the user both have room.
+
+Usage (one call, one permit)::
+
+    async with limiter.admit(
+        model=spec.id, user_id=user, prompt_tokens=estimate, max_tokens=max_tokens,
+        on_wait=notify,                       # awaited once with the expected wait, if we queue
+    ) as permit:
+        completion = await kimi.stream(...)
+        permit.reconcile(usage.prompt_tokens, usage.completion_tokens)
+
+Two scopes per model: the **account** (the catalog's rpm/tpm/concurrency, lowered for a while
+after Moonshot answers 429 anyway, see :meth:`Limiter.penalize`) and the **user** (the catalog's
+``[user_limits]``). Over a limit, a call waits in a per-model **fair queue**: one waiting call
+per user in turn (round-robin), so a user with many queued calls cannot starve the others. A
+call whose expected wait is longer than ``max_wait`` is refused at once with
+:class:`LimitExceeded` (saying when to retry) rather than after a pointless wait; one that is
+still waiting after ``max_wait`` is refused the same way.
+
+The concurrency slot is held from admission to the end of the ``async with`` block and released
+on every exit: normal, exception, cancellation (shielded, so a second cancel cannot skip it). In
+the Redis backend a slot is also a lease that a heartbeat renews, so a crashed worker's slot
+frees itself.
+
+**TPM and reconciliation.** Moonshot counts ``prompt + max_tokens`` of a request at admission,
+not what it generates. So a request reserves ``prompt estimate + max_tokens`` and, by default
+(``reconcile_mode="reservation"``), ``permit.reconcile(prompt, completion)`` corrects the
+entry to ``actual prompt + max_tokens``: exactly what Moonshot charged against TPM. Only the
+estimation error is corrected; mirroring Moonshot keeps our window equal to theirs, so
+reconciling down to ``prompt + completion`` would let us admit more than Moonshot accepts.
+``reconcile_mode="actual"`` (``prompt + completion``) exists for providers that count real use.
+
+**Windows and margin.** RPM and TPM are sliding windows over a log of entries (never fixed
+windows, which allow double bursts at their edges). The window is ``window + margin`` seconds
+(default 60 + 0.5): our stamp is taken before the request crosses the network, so the margin
+absorbs the difference in latency between two requests as Moonshot sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from core.catalog import Catalog
+from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
+from core.limits.clock import Clock, MonotonicClock
+from core.limits.errors import ACCOUNT, USER, LimitExceeded
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WaitCallback = Callable[[float], Awaitable[None]]
+RECONCILE_MODES = ("reservation", "actual")
+
+
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    adm: Admission
+    future: asyncio.Future[Decision]
+    tried: asyncio.Event = field(default_factory=asyncio.Event)
+    last: Decision | None = None  # the latest refusal the pump saw for this call
+    last_at: float = 0.0
+
+
+@dataclass(eq=False, slots=True)
+class _Queue:
+    """The calls waiting for one model, grouped by user; ``ring`` is the round-robin order."""
+
+    model: str
+    users: dict[str, deque[_Waiter]] = field(default_factory=dict)
+    ring: deque[str] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    account_last: Decision | None = None
+    account_ready_at: float = 0.0
+
+    def add(self, waiter: _Waiter) -> None:
+        user = waiter.adm.user_id
+        if user not in self.users:
+            self.users[user] = deque()
+            self.ring.append(user)
+        self.users[user].append(waiter)
+
+    def remove(self, waiter: _Waiter) -> bool:
+        user = waiter.adm.user_id
+        waiters = self.users.get(user)
+        if waiters is None or waiter not in waiters:
+            return False
+        waiters.remove(waiter)
+        if not waiters:
+            del self.users[user]
+            self.ring.remove(user)
+        return True
+
+    def served(self, waiter: _Waiter) -> None:
+        """Remove an admitted call; its user goes to the back of the round."""
+        user = waiter.adm.user_id
+        if self.remove(waiter) and user in self.users:
+            self.ring.remove(user)
+            self.ring.append(user)
+
+    def waiting(self) -> list[_Waiter]:
+        return [w for user in self.ring for w in self.users[user]]
+
+    def position(self, waiter: _Waiter) -> int:
+        """How many queued calls the round-robin order serves before this one."""
+        user = waiter.adm.user_id
+        mine = self.users.get(user)
+        if not mine or waiter not in mine:
+            return 0
+        k = mine.index(waiter)
+        ahead = k
+        seen_self = False
+        for other in self.ring:
+            if other == user:
+                seen_self = True
+                continue
+            n = len(self.users[other])
+            ahead += min(n, k) if seen_self else min(n, k + 1)
+        return ahead
+
+
+class Permit:
+    """An admitted call. ``reconcile`` records real usage; the slot is freed on ``release``."""
+
+    def __init__(self, limiter: Limiter, adm: Admission, prompt_tokens: int, max_tokens: int):
+        self._limiter = limiter
+        self._adm = adm
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        self.waited = 0.0
+        self.attempts = 0
+        self._final_tokens: int | None = None
+        self._released = False
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self._adm.id
+
+    @property
+    def model(self) -> str:
+        return self._adm.model
+
+    @property
+    def user_id(self) -> str:
+        return self._adm.user_id
+
+    @property
+    def tokens(self) -> int:
+        """Tokens this call counts against TPM (reconciled, once known)."""
+        return self._adm.tokens if self._final_tokens is None else self._final_tokens
+
+    @property
+    def stamps(self) -> list[float]:
+        """When each attempt was counted in the windows (the first is the admission)."""
+        return [stamp for _, stamp in self._adm.entries]
+
+    @property
+    def admitted_at(self) -> float:
+        return self._adm.entries[0][1]
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    def reconcile(self, prompt_tokens: int, completion_tokens: int = 0) -> int:
+        """Correct the TPM entries with Moonshot's ``usage``; applied when the permit is released.
+
+        Returns the tokens the entries will count (see the module docstring for the mode).
+        """
+        prompt = max(0, int(prompt_tokens))
+        if self._limiter.reconcile_mode == "actual":
+            tokens = prompt + max(0, int(completion_tokens))
+        else:
+            tokens = prompt + self.max_tokens
+        self._final_tokens = tokens
+        return tokens
+
+    async def retry(self, delay: float = 0.0, on_wait: WaitCallback | None = None) -> None:
+        """Count a client-side retry of this call, to be sent ``delay`` seconds from now.
+
+        Moonshot counts every attempt against RPM/TPM. The retry keeps this permit's
+        concurrency slot, queues fairly like a new call if the windows are full, and raises
+        :class:`LimitExceeded` past ``max_wait``.
+        """
+        if self._released:
+            raise RuntimeError("retry() on a released permit")
+        adm = self._adm
+        adm.lead, adm.take_slot = max(0.0, delay), False
+        try:
+            self.waited += await self._limiter._wait_admission(adm, on_wait)
+        finally:
+            adm.lead, adm.take_slot = 0.0, True
+        self.attempts += 1
+
+    async def release(self) -> None:
+        """Free the slot (after the grace period) and apply the reconciliation. Idempotent."""
+        if self._released:
+            return
+        self._released = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        await self._limiter._finish(self._adm, self._final_tokens)
+
+
+class _AdmitContext:
+    def __init__(self, limiter: Limiter, kwargs: dict[str, Any]) -> None:
+        self._limiter = limiter
+        self._kwargs = kwargs
+        self._permit: Permit | None = None
+
+    async def __aenter__(self) -> Permit:
+        self._permit = await self._limiter.acquire(**self._kwargs)
+        return self._permit
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._permit is not None:
+            await self._permit.release()
+
+
+class Limiter:
+    """Per-model account and per-user limits over a backend; see the module docstring."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        backend: Backend | None = None,
+        *,
+        clock: Clock | None = None,
+        max_wait: float = 60.0,
+        window: float = 60.0,
+        margin: float = 0.5,
+        penalty_seconds: float = 300.0,
+        min_factor: float = 0.125,
+        lease_seconds: float = 30.0,
+        release_grace: float = 0.1,
+        poll_interval: float = 0.25,
+        reconcile_mode: str = "reservation",
+    ) -> None:
+        if reconcile_mode not in RECONCILE_MODES:
+            raise ValueError(f"reconcile_mode must be one of {RECONCILE_MODES}")
+        self.catalog = catalog
+        self.backend: Backend = backend or InProcessBackend()
+        self.clock: Clock = clock or MonotonicClock()
+        self.max_wait = max_wait
+        self.window = window + margin
+        self.penalty_seconds = penalty_seconds
+        self.min_factor = min_factor
+        self.lease_seconds = lease_seconds
+        self.release_grace = release_grace
+        self.poll_interval = poll_interval
+        self.reconcile_mode = reconcile_mode
+        self.busy = 0  # backend calls in flight (lets simulations know when the system is quiet)
+        self._queues: dict[str, _Queue] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def admit(
+        self,
+        *,
+        model: str,
+        user_id: str,
+        prompt_tokens: int,
+        max_tokens: int,
+        on_wait: WaitCallback | None = None,
+    ) -> _AdmitContext:
+        """``async with limiter.admit(...) as permit:`` — waits fairly, or raises LimitExceeded."""
+        return _AdmitContext(
+            self,
+            {
+                "model": model,
+                "user_id": user_id,
+                "prompt_tokens": prompt_tokens,
+                "max_tokens": max_tokens,
+                "on_wait": on_wait,
+            },
+        )
+
+    async def acquire(
+        self,
+        *,
+        model: str,
+        user_id: str,
+        prompt_tokens: int,
+        max_tokens: int,
+        on_wait: WaitCallback | None = None,
+    ) -> Permit:
+        """The permit without the context manager; the caller must ``await permit.release()``."""
+        spec = self.catalog.get(model)
+        prompt, reserve = max(0, int(prompt_tokens)), max(0, int(max_tokens))
+        adm = Admission(
+            id=uuid.uuid4().hex,
+            model=spec.id,
+            user_id=user_id,
+            tokens=prompt + reserve,
+            account=spec.limits,
+            user=self.catalog.user_limits_for(spec.id),
+        )
+        permit = Permit(self, adm, prompt, reserve)
+        permit.waited = await self._wait_admission(adm, on_wait)
+        permit.attempts = 1
+        if self.backend.needs_heartbeat:
+            permit._heartbeat = self._spawn(self._heartbeat(adm))
+        return permit
+
+    async def penalize(self, model: str, wait_seconds: float) -> Penalty:
+        """Moonshot answered 429 despite us: pause the model for ``wait_seconds`` and halve the
+        account limits for ``penalty_seconds`` (halving again on each further 429, down to
+        ``min_factor``), so other apps on the same account leave us room."""
+        now = self.clock.now()
+        penalty = await self._call(
+            self.backend.penalize(
+                model,
+                now,
+                wait=max(0.0, wait_seconds),
+                duration=self.penalty_seconds,
+                min_factor=self.min_factor,
+            )
+        )
+        log.warning(
+            "429 from Moonshot for %s: pausing %.1fs, account limits x%.3g for %.0fs",
+            model,
+            wait_seconds,
+            penalty.factor,
+            self.penalty_seconds,
+        )
+        queue = self._queues.get(model)
+        if queue is not None:
+            self._kick(queue)
+        return penalty
+
+    async def penalty(self, model: str) -> Penalty:
+        return await self._call(self.backend.penalty(model, self.clock.now()))
+
+    def waiting(self, model: str) -> int:
+        queue = self._queues.get(model)
+        return 0 if queue is None else len(queue.waiting())
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for queue in self._queues.values():
+            if queue.task is not None:
+                queue.task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.backend.close()
+
+    # -- admission ---------------------------------------------------------------------------
+
+    async def _wait_admission(self, adm: Admission, on_wait: WaitCallback | None) -> float:
+        """Admit ``adm`` (recording it in the backend); returns the seconds waited."""
+        queue = self._queue(adm.model)
+        started = self.clock.now()
+        first: Decision | None = None
+        if not queue.ring:
+            first = await self._try(adm)
+            if first.admitted:
+                return 0.0
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(adm, loop.create_future(), last=first, last_at=started)
+        if first is not None and first.scope == ACCOUNT:
+            self._note_account(queue, first, started, adm)
+        queue.add(waiter)
+        self._kick(queue)
+        admitted = False
+        try:
+            if first is None:
+                await self._first_pass(waiter)
+            if not waiter.future.done():
+                expected = self._expected(queue, waiter)
+                if expected > self.max_wait - (self.clock.now() - started):
+                    raise self._refusal(queue, waiter, expected)
+                if on_wait is not None:
+                    try:
+                        await on_wait(expected)
+                    except Exception:
+                        log.exception("on_wait callback failed")
+                remaining = started + self.max_wait - self.clock.now()
+                await self._until(waiter.future, remaining)
+            if not waiter.future.done():
+                raise self._refusal(queue, waiter, self._expected(queue, waiter))
+            waiter.future.result()
+            admitted = True
+            return self.clock.now() - started
+        finally:
+            if not admitted:
+                self._abandon(queue, waiter)
+
+    async def _try(self, adm: Admission) -> Decision:
+        now = self.clock.now()
+        return await self._call(
+            self.backend.acquire(adm, now, window=self.window, lease_until=now + self.lease_seconds)
+        )
+
+    def _abandon(self, queue: _Queue, waiter: _Waiter) -> None:
+        """A waiter leaving (refused, cancelled): forget it; undo an admission it never used."""
+        queue.remove(waiter)
+        future = waiter.future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            self._spawn(self._finish(waiter.adm, None))
+        elif not future.done():
+            future.cancel()
+        self._kick(queue)
+
+    async def _first_pass(self, waiter: _Waiter) -> None:
+        tried = asyncio.ensure_future(waiter.tried.wait())
+        try:
+            await asyncio.wait({tried, waiter.future}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tried.cancel()
+
+    async def _until(self, future: asyncio.Future[Any], seconds: float) -> None:
+        if future.done() or seconds <= 0:
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({sleeper, future}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+
+    # -- the fair queue ------------------------------------------------------------------------
+
+    def _queue(self, model: str) -> _Queue:
+        queue = self._queues.get(model)
+        if queue is None:
+            queue = self._queues[model] = _Queue(model)
+        return queue
+
+    def _kick(self, queue: _Queue) -> None:
+        queue.wake.set()
+        if queue.ring and queue.task is None:
+            queue.task = asyncio.get_running_loop().create_task(self._pump(queue))
+
+    async def _pump(self, queue: _Queue) -> None:
+        try:
+            while queue.ring:
+                queue.wake.clear()
+                sleep_for = await self._dispatch(queue)
+                if not queue.ring:
+                    break
+                await self._wait_change(queue, sleep_for)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a backend failure must not leave callers waiting forever
+            log.exception("limiter queue for %s failed", queue.model)
+            for waiter in queue.waiting():
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+        finally:
+            queue.task = None
+
+    async def _dispatch(self, queue: _Queue) -> float | None:
+        """Admit waiting calls in round-robin order; returns how long nothing can change."""
+        considered = queue.waiting()
+        soonest: float | None = None
+        progressed = True
+        while progressed and queue.ring:
+            progressed = False
+            soonest = None
+            for user in list(queue.ring):
+                waiters = queue.users.get(user)
+                if not waiters:
+                    continue
+                waiter = waiters[0]
+                if waiter.future.done():
+                    queue.remove(waiter)
+                    progressed = True
+                    break
+                decision = await self._try(waiter.adm)
+                if decision.admitted:
+                    queue.served(waiter)
+                    if waiter.future.done():  # left while we asked: give the slot back
+                        self._spawn(self._finish(waiter.adm, None))
+                    else:
+                        waiter.future.set_result(decision)
+                    progressed = True
+                    break
+                now = self.clock.now()
+                waiter.last, waiter.last_at = decision, now
+                hint = self._hint(decision)
+                if hint is not None:
+                    soonest = hint if soonest is None else min(soonest, hint)
+                if decision.scope == ACCOUNT:
+                    # Head of line for the account: letting a later user's smaller call pass
+                    # would starve this one. Users held back only by their own limit are skipped.
+                    self._note_account(queue, decision, now, waiter.adm)
+                    break
+        for waiter in considered:
+            waiter.tried.set()
+        return soonest
+
+    def _hint(self, decision: Decision) -> float | None:
+        if decision.wait is None:
+            return self.poll_interval if self.backend.shared else None
+        if decision.limit == "concurrency" and self.backend.shared:
+            return min(max(decision.wait, 0.001), self.poll_interval)
+        return max(decision.wait, 0.001)
+
+    async def _wait_change(self, queue: _Queue, seconds: float | None) -> None:
+        waker = asyncio.ensure_future(queue.wake.wait())
+        pending: set[asyncio.Future[Any]] = {waker}
+        if seconds is not None:
+            pending.add(asyncio.ensure_future(self.clock.sleep(seconds)))
+        try:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pending:
+                task.cancel()
+
+    # -- estimates -----------------------------------------------------------------------------
+
+    def _interval(self, adm: Admission) -> float:
+        """Seconds between admissions when the account is saturated, for a call of this size."""
+        limits = adm.account
+        return max(self.window / limits.rpm, self.window * adm.tokens / max(1, limits.tpm))
+
+    def _note_account(self, queue: _Queue, decision: Decision, now: float, adm: Admission) -> None:
+        queue.account_last = decision
+        wait = decision.wait if decision.wait is not None else self._interval(adm)
+        queue.account_ready_at = now + wait
+
+    def _expected(self, queue: _Queue, waiter: _Waiter) -> float:
+        """Seconds until this call is likely admitted: its own limit, or its turn in the queue."""
+        now = self.clock.now()
+        adm = waiter.adm
+        account = max(0.0, queue.account_ready_at - now)
+        account += queue.position(waiter) * self._interval(adm)
+        user = 0.0
+        last = waiter.last
+        if last is not None and last.scope == USER:
+            own = last.wait if last.wait is not None else self._interval(adm)
+            user = max(0.0, waiter.last_at + own - now)
+            mine = queue.users.get(adm.user_id)
+            if mine and waiter in mine:
+                limits = adm.user
+                per_call = max(self.window / limits.rpm, self.window * adm.tokens / limits.tpm)
+                user += mine.index(waiter) * per_call
+        return max(account, user)
+
+    def _refusal(self, queue: _Queue, waiter: _Waiter, expected: float) -> LimitExceeded:
+        last = waiter.last
+        if last is not None and last.scope == USER:
+            scope, limit = USER, last.limit or "rpm"
+        else:
+            account = queue.account_last
+            scope, limit = ACCOUNT, (account.limit if account and account.limit else "rpm")
+        return LimitExceeded(expected, scope, limit=limit, model=waiter.adm.model)
+
+    # -- release, leases, plumbing ---------------------------------------------------------------
+
+    async def _finish(self, adm: Admission, tokens: int | None) -> None:
+        queue = self._queue(adm.model)
+        task = asyncio.ensure_future(
+            self._call(
+                self.backend.finish(adm, self.clock.now(), tokens=tokens, grace=self.release_grace)
+            )
+        )
+
+        def done(finished: asyncio.Future[None]) -> None:
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("could not release a limiter slot: %r", finished.exception())
+            if queue.ring:
+                self._kick(queue)
+
+        task.add_done_callback(done)
+        await asyncio.shield(task)
+
+    async def _heartbeat(self, adm: Admission) -> None:
+        period = max(0.01, self.lease_seconds / 3)
+        while True:
+            await self.clock.sleep(period)
+            now = self.clock.now()
+            try:
+                held = await self._call(
+                    self.backend.renew(adm, now, lease_until=now + self.lease_seconds)
+                )
+            except Exception:
+                log.exception("could not renew a limiter lease")
+                continue
+            if not held:
+                log.warning("limiter lease of %s was lost (expired before renewal)", adm.id)
+                return
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _call(self, coro: Awaitable[T]) -> T:
+        self.busy += 1
+        try:
+            return await coro
+        finally:
+            self.busy -= 1

@@ -1,0 +1,191 @@
+"""``kimi-bot usage``: the operator's usage report by user, chat, model or day.
+
+``render_usage`` is a pure function from report rows to text (table, CSV or JSON);
+``run_usage_command`` reads the ledger and prints it. Days and ``--since`` dates are calendar
+days in ``KIMI_TIMEZONE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage.usage import REPORT_GROUPS, UsageRow
+
+FORMATS = ("table", "csv", "json")
+DEFAULT_SINCE = "30d"
+_DAYS_RE = re.compile(r"^(\d{1,4})d$")
+_HEADERS = {"user": "user", "chat": "chat", "model": "model", "day": "day"}
+
+
+def add_usage_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``usage`` on ``kimi-bot``'s sub-command parsers."""
+    usage = subparsers.add_parser("usage", help="token and cost report from the usage ledger")
+    configure_parser(usage)
+    return usage
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--since",
+        default=DEFAULT_SINCE,
+        help="YYYY-MM-DD, Nd for the last N calendar days (7d, 30d), today, or all "
+        f"(default {DEFAULT_SINCE})",
+    )
+    parser.add_argument("--by", choices=REPORT_GROUPS, default="user", help="group rows by")
+    parser.add_argument("--format", choices=FORMATS, default="table", dest="format")
+    return parser
+
+
+def parse_since(value: str | None, now: datetime, tz: tzinfo) -> datetime | None:
+    """The report's start: local midnight of a date, of N-1 days before today, or None (all)."""
+    text = (value or "").strip().lower()
+    if text in ("", "all"):
+        return None
+    today = now.astimezone(tz).date()
+    if text == "today":
+        day = today
+    elif match := _DAYS_RE.match(text):
+        days = int(match.group(1))
+        if days < 1:
+            raise ValueError("--since: the number of days must be at least 1 (e.g. 7d)")
+        day = today - timedelta(days=days - 1)
+    else:
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            raise ValueError(
+                f"--since: {value!r} is not YYYY-MM-DD, Nd (e.g. 7d), today or all"
+            ) from None
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def _total(rows: Sequence[UsageRow]) -> UsageRow:
+    calls = sum(r.calls for r in rows)
+    firsts = [(r.avg_first_token_ms, r.calls) for r in rows if r.avg_first_token_ms is not None]
+    first_calls = sum(n for _, n in firsts)
+    return UsageRow(
+        key="TOTAL",
+        calls=calls,
+        prompt_tokens=sum(r.prompt_tokens for r in rows),
+        completion_tokens=sum(r.completion_tokens for r in rows),
+        cached_tokens=sum(r.cached_tokens for r in rows),
+        cost_cny=sum(r.cost_cny for r in rows),
+        avg_latency_ms=(sum(r.avg_latency_ms * r.calls for r in rows) / calls) if calls else 0.0,
+        avg_first_token_ms=(sum(v * n for v, n in firsts) / first_calls) if first_calls else None,
+    )
+
+
+def _record(row: UsageRow) -> dict[str, Any]:
+    return {
+        "calls": row.calls,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cached_tokens": row.cached_tokens,
+        "total_tokens": row.total_tokens,
+        "cost_cny": round(row.cost_cny, 6),
+        "avg_latency_ms": round(row.avg_latency_ms, 1),
+        "avg_first_token_ms": None
+        if row.avg_first_token_ms is None
+        else round(row.avg_first_token_ms, 1),
+    }
+
+
+def render_usage(
+    rows: Sequence[UsageRow], *, by: str, fmt: str = "table", since: datetime | None = None
+) -> str:
+    """The report as text; the table and JSON add a total, CSV is rows only."""
+    if by not in REPORT_GROUPS:
+        raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
+    if fmt == "json":
+        return json.dumps(
+            {
+                "by": by,
+                "since": None if since is None else since.isoformat(),
+                "rows": [{by: r.key, **_record(r)} for r in rows],
+                "total": _record(_total(rows)),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([by, *_record(_total(rows)).keys()])
+        for row in rows:
+            writer.writerow([row.key, *("" if v is None else v for v in _record(row).values())])
+        return out.getvalue()
+    if fmt != "table":
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    header = [_HEADERS[by], "calls", "prompt", "completion", "cached", "total", "cost ¥", "avg ms"]
+    header.append("1st token ms")
+    lines = [_cells(r) for r in rows]
+    total = _cells(_total(rows))
+    widths = [max(len(c) for c in col) for col in zip(header, *lines, total, strict=True)]
+
+    def fmt_line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    title = "Usage since " + (since.strftime("%Y-%m-%d %H:%M %Z") if since else "the beginning")
+    if not rows:
+        return f"{title}\n(no calls)"
+    return "\n".join([title, fmt_line(header), rule, *map(fmt_line, lines), rule, fmt_line(total)])
+
+
+def _cells(row: UsageRow) -> list[str]:
+    return [
+        row.key,
+        f"{row.calls:,}",
+        f"{row.prompt_tokens:,}",
+        f"{row.completion_tokens:,}",
+        f"{row.cached_tokens:,}",
+        f"{row.total_tokens:,}",
+        f"{row.cost_cny:.4f}",
+        f"{row.avg_latency_ms:,.0f}",
+        "-" if row.avg_first_token_ms is None else f"{row.avg_first_token_ms:,.0f}",
+    ]
+
+
+async def usage_report_text(
+    db: Any, *, by: str, fmt: str, since_text: str | None, tz: tzinfo, now: datetime
+) -> str:
+    since = parse_since(since_text, now, tz)
+    rows = await db.usage.report(by=by, since=since, tz=tz)
+    return render_usage(rows, by=by, fmt=fmt, since=since)
+
+
+async def run_usage_command(settings: Any, args: argparse.Namespace) -> int:
+    """``kimi-bot usage``: print the report; 2 on a bad ``--since``."""
+    import sys
+
+    from storage import Database
+
+    tz = ZoneInfo(settings.kimi_timezone)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        text = await usage_report_text(
+            db,
+            by=args.by,
+            fmt=args.format,
+            since_text=args.since,
+            tz=tz,
+            now=datetime.now(UTC),
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"kimi-bot usage: {exc}\n")
+        return 2
+    finally:
+        await db.close()
+    print(text)
+    return 0
