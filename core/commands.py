@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 from core import texts
 from core.access import AccessPolicy
 from core.catalog import Catalog
+from core.documents.library import DocumentLibrary
 from core.types import Incoming, ReplySink
 from core.usage_report import format_periods, usage_periods
 from storage import Database
 
-KNOWN_COMMANDS = ("start", "help", "reset", "model", "system", "usage", "cancel")
+KNOWN_COMMANDS = (
+    "start", "help", "reset", "model", "system", "usage", "cancel", "docs", "forget",
+)  # fmt: skip
 _ADMIN_IN_GROUPS = {"reset", "system"}
 
 HELP = """Kimi bot — ask anything; the conversation is remembered.
@@ -24,7 +27,9 @@ Commands:
 /model [id] — show the model, or switch to another one
 /system [text|clear] — show or set the system prompt for this conversation
 /usage — your tokens and cost (CNY) today, this month and all time
-/cancel — stop the answer in progress"""
+/cancel — stop the answer in progress
+/docs — the documents in this conversation (send a file to add one)
+/forget N|all — remove document N (or all) from this conversation"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,9 @@ class CommandHandler:
         timezone: ZoneInfo,
         cancel: Callable[[Incoming], Awaitable[bool]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        library: DocumentLibrary | None = None,
     ) -> None:
+        self._library = library
         self._db = db
         self._catalog = catalog
         self._access = access
@@ -87,6 +94,8 @@ class CommandHandler:
             "system": self._system,
             "usage": self._usage,
             "cancel": self._cancel_command,
+            "docs": self._docs,
+            "forget": self._forget,
         }.get(command.name)
         if handler is None:
             await sink.reply(f"Unknown command /{command.name}. Send /help to see what I can do.")
@@ -150,6 +159,40 @@ class CommandHandler:
             group = await usage_periods(self._db, now, self._tz, chat_key=incoming.key.label())
             report += "\n\n" + format_periods("This conversation:", group)
         return report
+
+    async def _docs(self, _args: str, incoming: Incoming) -> str:
+        if self._library is None:
+            return "Documents are not enabled on this bot."
+        conversation = await self._db.conversations.active(incoming.key)
+        items = await self._library.listing(conversation.id) if conversation else []
+        if not items:
+            return "No documents in this conversation yet. Send a file to add one."
+        lines = ["Documents in this conversation:"]
+        for item in items:
+            who = item.added_by_name or item.added_by
+            when = item.added_at.astimezone(self._tz).strftime("%Y-%m-%d %H:%M")
+            lines.append(
+                f"#{item.number} {item.name} — {item.token_count:,} tokens, added by {who} on {when}"
+            )
+        return "\n".join(lines)
+
+    async def _forget(self, args: str, incoming: Incoming) -> str:
+        if self._library is None:
+            return "Documents are not enabled on this bot."
+        target = args.strip().lower().lstrip("#")
+        if target != "all" and not target.isdigit():
+            return "Usage: /forget N (a number from /docs) or /forget all"
+        conversation = await self._db.conversations.active(incoming.key)
+        if conversation is None:
+            return "No documents in this conversation."
+        removed = await self._library.forget(
+            conversation.id, None if target == "all" else int(target)
+        )
+        if removed == 0:
+            return f"There is no document #{target} here. See /docs."
+        if target == "all":
+            return f"Removed all {removed} document(s) from this conversation."
+        return f"Removed document #{target} from this conversation."
 
     async def _cancel_command(self, _args: str, incoming: Incoming) -> str | None:
         """The stopped answer says "Stopped." itself, so a successful cancel adds nothing."""

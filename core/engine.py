@@ -14,12 +14,14 @@ from core.access import AccessPolicy
 from core.catalog import Catalog, ModelSpec
 from core.commands import CommandHandler, parse_command
 from core.context import ContextBuilder
+from core.documents.ingestion import Ingestion
+from core.documents.library import DocumentLibrary
 from core.kimi import KimiClient
 from core.locks import ConversationLocks, InProcessLocks
 from core.tokens import TokenEstimator, raw_estimate
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
-from core.types import Incoming, ReplySink
-from storage import ConversationRecord, Database
+from core.types import Attachment, Incoming, ReplySink
+from storage import FAILED, ConversationRecord, Database
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Engine:
         access: AccessPolicy | None = None,
         locks: ConversationLocks | None = None,
         estimator: TokenEstimator | None = None,
+        library: DocumentLibrary | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
@@ -58,7 +61,11 @@ class Engine:
             estimator=self.estimator,
             builder=ContextBuilder(db.messages, self.estimator),
             settings=turn_settings,
+            catalog=catalog,
+            library=library,
         )
+        self.library = library
+        self.ingestion = Ingestion(library)
         self.commands = CommandHandler(
             db=db,
             catalog=catalog,
@@ -68,6 +75,7 @@ class Engine:
             timezone=ZoneInfo(timezone),
             cancel=self.cancel,
             clock=clock,
+            library=library,
         )
 
     def model_for(self, conversation: ConversationRecord) -> ModelSpec:
@@ -89,7 +97,7 @@ class Engine:
             return None
         if command is not None:  # "/ask question" is a plain question
             incoming = _with_text(incoming, command.args)
-        if not incoming.text.strip():
+        if not incoming.text.strip() and not incoming.attachments:
             await sink.reply(texts.text("empty", lang))
             return None
         if len(incoming.text) > MAX_MESSAGE_CHARS:
@@ -110,10 +118,12 @@ class Engine:
             await _say_safely(sink, texts.text("internal", lang))
             return None
 
-    async def _turn(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome:
+    async def _turn(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome | None:
         conversation = await self.db.conversations.get_or_create(
             incoming.key, is_group=incoming.is_group
         )
+        if incoming.attachments and not incoming.text.strip():
+            incoming = _with_text(incoming, summary_request(incoming.attachments))
         # Stored before anything can fail: a crash, a limit or an API error never loses it.
         user_message_id = await self.db.messages.add(
             conversation.id,
@@ -132,12 +142,32 @@ class Engine:
             if task is not None:
                 self._running[conversation.id] = task
             try:
+                if incoming.attachments and not await self._ingest(
+                    conversation.id, incoming, user_message_id, sink
+                ):
+                    return None
                 return await self._turns.run(
                     conversation, self.model_for(conversation), incoming, user_message_id, sink
                 )
             finally:
                 if self._running.get(conversation.id) is task:
                     del self._running[conversation.id]
+
+    async def _ingest(
+        self, conversation_id: int, incoming: Incoming, user_message_id: int, sink: ReplySink
+    ) -> bool:
+        """Add the attachments to the library; False (and the message set aside) if none could be."""
+        lang = texts.language_of(incoming.text)
+        added = await self.ingestion.ingest_all(conversation_id, incoming, sink, lang)
+        if not added:
+            await self.db.messages.finish(
+                user_message_id,
+                content=incoming.text,
+                status=FAILED,
+                token_estimate=raw_estimate(incoming.text),
+                error="no attachment could be read",
+            )
+        return bool(added)
 
     async def remember(self, incoming: Incoming) -> None:
         """Store a message as context without answering (group chatter, when enabled)."""
@@ -167,6 +197,14 @@ class Engine:
         self._cancelled.add(task)
         task.cancel()
         return True
+
+
+def summary_request(attachments: tuple[Attachment, ...]) -> str:
+    """What a file sent without a question stands for in the conversation."""
+    names = ", ".join(f"“{a.name}”" for a in attachments)
+    if len(attachments) == 1:
+        return f"I sent the document {names}. Summarize it in two sentences."
+    return f"I sent the documents {names}. Summarize each in two sentences."
 
 
 def _with_text(incoming: Incoming, text: str) -> Incoming:

@@ -224,7 +224,7 @@ class KimiClient:
                         raise _error_from_body(chunk, status=None)
                     await _apply_chunk(chunk, result, calls, on_delta, started)
         except openai.APIStatusError as exc:
-            raise _error_from_status(exc) from None
+            raise error_from_status(exc) from None
         except openai.APITimeoutError:
             raise errors.StreamInterrupted(
                 "no data from Moonshot within the idle timeout"
@@ -295,7 +295,8 @@ def _usage(raw: Mapping[str, Any]) -> Usage:
     )
 
 
-def _error_from_status(exc: openai.APIStatusError) -> errors.KimiError:
+def error_from_status(exc: openai.APIStatusError) -> errors.KimiError:
+    """Map an SDK status error to our typed error (also used by the files API)."""
     return _error_from_body(exc.body, status=exc.status_code, fallback=exc.message)
 
 

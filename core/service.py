@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from core.access import AccessPolicy
 from core.config import Settings, require_api_key
+from core.documents.extractor import MoonshotExtractor
+from core.documents.library import DocumentLibrary
 from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
 from core.turn import TurnSettings
@@ -36,6 +38,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         timeout=settings.kimi_request_timeout,
         policy=RetryPolicy(max_retries=settings.kimi_max_retries),
     )
+    library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
     engine = Engine(
         db=db,
         kimi=kimi,
@@ -50,5 +53,6 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         access=AccessPolicy.from_lists(
             settings.admins, settings.allowed_users, settings.allowed_chats
         ),
+        library=library,
     )
     return Services(settings=settings, db=db, kimi=kimi, engine=engine)

@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core import errors, texts
-from core.catalog import ModelSpec
+from core.catalog import Catalog, ModelSpec
 from core.context import BuiltContext, ContextBuilder, MessageTooLong
+from core.documents.library import DocumentLibrary, sections_message, sources_footer
+from core.documents.planning import Mode, max_tokens_for, plan_documents
 from core.kimi import Completion, DeltaCallback, KimiClient, PartialAnswer, RetryCallback
 from core.tokens import TokenEstimator, raw_estimate
 from core.types import Incoming, ReplySink
@@ -25,9 +27,6 @@ from storage import (
 from storage.records import UsageEntry
 
 log = logging.getLogger(__name__)
-
-# Below this many tokens of headroom we do not bother asking for an answer.
-_MIN_ANSWER_TOKENS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +56,16 @@ class TurnRunner:
         estimator: TokenEstimator,
         builder: ContextBuilder,
         settings: TurnSettings,
+        catalog: Catalog,
+        library: DocumentLibrary | None = None,
     ) -> None:
         self._db = db
         self._kimi = kimi
         self._estimator = estimator
         self._builder = builder
         self._settings = settings
+        self._catalog = catalog
+        self._library = library
 
     async def run(
         self,
@@ -73,12 +76,12 @@ class TurnRunner:
         sink: ReplySink,
     ) -> TurnOutcome:
         lang = texts.language_of(incoming.text)
-        max_tokens = min(self._settings.max_output, model.max_output)
-        budget = model.context_window - max_tokens
-        if budget < _MIN_ANSWER_TOKENS:
-            max_tokens = model.context_window // 4
-            budget = model.context_window - max_tokens
         system_prompt = conversation.system_prompt or self._settings.system_prompt
+        model, extra_system, footer = await self._with_documents(
+            conversation, model, incoming, system_prompt, sink
+        )
+        max_tokens = max_tokens_for(model, self._settings.max_output)
+        budget = model.context_window - max_tokens
 
         async def build(budget: int) -> BuiltContext:
             return await self._builder.build(
@@ -88,6 +91,7 @@ class TurnRunner:
                 budget=budget,
                 is_group=conversation.is_group,
                 current=current,
+                extra_system=extra_system,
             )
 
         current = StoredMessage(
@@ -164,12 +168,54 @@ class TurnRunner:
             error = errors.ServerError("Kimi returned an empty answer")
             await sink.abort("", texts.error_text(error, lang))
             return TurnOutcome(status=FAILED, text="", answer_id=answer_id, error=error)
+        shown_text = text
         if completion.finish_reason == "length":
-            text_note = texts.text("incomplete", lang, reason="max output length reached")
-            await sink.complete(f"{text}\n\n{text_note}")
-        else:
-            await sink.complete(text)
+            note = texts.text("incomplete", lang, reason="max output length reached")
+            shown_text = f"{shown_text}\n\n{note}"
+        if footer:
+            shown_text = f"{shown_text}\n\n{footer}"
+        await sink.complete(shown_text)
         return TurnOutcome(status=COMPLETE, text=text, answer_id=answer_id, completion=completion)
+
+    async def _with_documents(
+        self,
+        conversation: ConversationRecord,
+        model: ModelSpec,
+        incoming: Incoming,
+        system_prompt: str,
+        sink: ReplySink,
+    ) -> tuple[ModelSpec, list[str], str]:
+        """The model, extra system messages and a sources footer for the library's documents."""
+        if self._library is None:
+            return model, [], ""
+        documents = await self._library.documents(conversation.id)
+        if not documents:
+            return model, [], ""
+        document_tokens = sum(d.item.token_count for d in documents)
+        base = self._estimator.text(system_prompt) + self._estimator.text(incoming.text) + 64
+        plan = plan_documents(
+            self._catalog, model, document_tokens, base, self._settings.max_output
+        )
+        if (
+            plan.switched_from(model)
+            and conversation.options.get("announced_model") != plan.model.id
+        ):
+            await sink.reply(
+                f"The documents need about {document_tokens:,} tokens, more than {model.id} can "
+                f"hold, so I'm using {plan.model.id} "
+                f"({plan.model.context_window // 1024}K window) for them."
+            )
+            await self._db.conversations.update_settings(
+                conversation.id, options={**conversation.options, "announced_model": plan.model.id}
+            )
+        if plan.mode is Mode.FULL:
+            return plan.model, [d.system_message() for d in documents], ""
+        hits = await self._library.retrieve(
+            conversation.id, incoming.text, plan.section_budget, documents
+        )
+        if not hits:
+            return plan.model, [], ""
+        return plan.model, [sections_message(hits)], sources_footer(hits)
 
     async def _call(
         self,

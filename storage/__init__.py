@@ -7,6 +7,7 @@ from sqlalchemy import text
 from storage import migrate
 from storage.conversations import ConversationRepository
 from storage.database import create_engine, session_factory
+from storage.documents import DocumentRepository
 from storage.events import EventRepository
 from storage.messages import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, MessageRepository
 from storage.records import (
@@ -43,6 +44,7 @@ class Database:
         self.messages = MessageRepository(sessions, self.engine)
         self.usage = UsageRepository(sessions)
         self.events = EventRepository(sessions)
+        self.documents = DocumentRepository(self.engine)
 
     @property
     def backend(self) -> str:

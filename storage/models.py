@@ -138,3 +138,53 @@ class ProcessedEvent(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+class Document(Base):
+    """Extracted text of one file, shared by content hash; reached only through a library entry."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(512))
+    mime_type: Mapped[str] = mapped_column(String(160), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    file_type: Mapped[str] = mapped_column(String(160), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    token_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DocumentSection(Base):
+    """A retrievable part of a document; ``search_terms`` feeds the full-text index."""
+
+    __tablename__ = "document_sections"
+    __table_args__ = (Index("ix_sections_document_ordinal", "document_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    content: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer, default=0)
+    search_terms: Mapped[str] = mapped_column(Text, default="")
+
+
+class LibraryEntry(Base):
+    """A document in one conversation's library (numbered; removed by ``forget``)."""
+
+    __tablename__ = "library_entries"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "document_id", name="uq_library_document"),
+        Index("ix_library_conversation", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(512))
+    added_by: Mapped[str] = mapped_column(String(160), default="")
+    added_by_name: Mapped[str] = mapped_column(String(256), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

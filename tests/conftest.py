@@ -76,7 +76,8 @@ async def _clean(db: Database) -> None:
             await connection.execute(
                 text(
                     "TRUNCATE conversations, participants, messages, usage_records, "
-                    "processed_events RESTART IDENTITY CASCADE"
+                    "processed_events, documents, document_sections, library_entries "
+                    "RESTART IDENTITY CASCADE"
                 )
             )
 

@@ -50,6 +50,7 @@ class FileStore:
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
         self._files: dict[str, FileRecord] = {}
+        self.uploads = 0  # files ever accepted, so tests can see a reused extraction
 
     def __len__(self) -> int:
         return len(self._files)
@@ -77,6 +78,7 @@ class FileStore:
             file_type=file_type,
         )
         self._files[record.id] = record
+        self.uploads += 1
         return record
 
     def get(self, file_id: str) -> FileRecord | None:

@@ -1,0 +1,1 @@
+"""Documents: validate, extract through Moonshot's files API, store, and bring into answers."""
