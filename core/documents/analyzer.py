@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_CJK}]+|[^\\W\\d_{_CJK}]+|\\d+", re.UNICODE)
+_ASCII_TOKEN = re.compile(r"[a-z]+|\d+")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from has have in is it of on or that the this to was were "
     "what when where which who why how with does did do can could would should about into "
@@ -31,24 +33,17 @@ def _is_cjk(ch: str) -> bool:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased words (and numbers); CJK runs become overlapping bigrams."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return _ASCII_TOKEN.findall(lowered)
     out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        if not any(_is_cjk(ch) for ch in word):
-            out.append(word)
-            continue
-        run = ""
-        for ch in word + " ":
-            if _is_cjk(ch):
-                run += ch
-                continue
-            if run:
-                out.extend(
-                    [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-                )
-                run = ""
-            if ch != " ":
-                out.append(ch)
+    for token in _TOKEN.findall(lowered):
+        if not _is_cjk(token[0]):
+            out.append(token)
+        elif len(token) == 1:
+            out.append(token)
+        else:
+            out.extend(token[i : i + 2] for i in range(len(token) - 1))
     return out
 
 

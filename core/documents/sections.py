@@ -45,18 +45,22 @@ def _cut(paragraph: str, target_tokens: int) -> list[str]:
         return [paragraph]
     parts = re.split(r"(?<=[\n。！？.!?])\s*", paragraph)
     chunks: list[str] = []
-    current = ""
+    current: list[str] = []
+    size = 0
     for part in parts:
-        if current and raw_estimate(current + part) > target_tokens:
-            chunks.append(current)
-            current = ""
-        while raw_estimate(part) > target_tokens:  # one enormous "sentence": hard cut
-            cut = max(1, len(part) * target_tokens // max(raw_estimate(part), 1))
+        cost = raw_estimate(part)
+        while cost > target_tokens:  # one enormous "sentence": hard cut
+            cut = max(1, len(part) * target_tokens // cost)
             chunks.append(part[:cut])
             part = part[cut:]
-        current += part
+            cost = raw_estimate(part)
+        if current and size + cost > target_tokens:
+            chunks.append(" ".join(current))
+            current, size = [], 0
+        current.append(part)
+        size += cost
     if current:
-        chunks.append(current)
+        chunks.append(" ".join(current))
     return chunks
 
 
