@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import openai
@@ -28,20 +29,24 @@ QUESTION = " ".join(f"word{i}" for i in range(38))
 TOKEN_DELAY = 0.005  # ~40 chunks -> ~200 ms per answer
 
 
-async def bare_call(client: openai.AsyncOpenAI, messages: list[dict[str, str]]) -> float:
-    """The same request the engine sent last (same history), straight through the SDK."""
+async def bare_call(client: openai.AsyncOpenAI, request: dict[str, Any]) -> float:
+    """The same request the engine sent last (history, tools), straight through the SDK."""
     started = time.perf_counter()
     stream = await client.chat.completions.create(
-        model="kimi-k2", messages=messages, max_tokens=2048, stream=True
+        model="kimi-k2",
+        messages=request["messages"],
+        tools=request.get("tools") or openai.omit,
+        max_tokens=2048,
+        stream=True,
     )
     async for _chunk in stream:
         pass
     return time.perf_counter() - started
 
 
-async def last_request(http: aiohttp.ClientSession, url: str) -> list[dict[str, str]]:
+async def last_request(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
     async with http.get(url.removesuffix("/v1") + "/_emulator/requests") as response:
-        return (await response.json())[-1]["messages"]
+        return (await response.json())[-1]
 
 
 async def main(turns: int) -> dict[str, float]:

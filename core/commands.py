@@ -16,7 +16,7 @@ from core.usage_report import format_periods, usage_periods
 from storage import Database
 
 KNOWN_COMMANDS = (
-    "start", "help", "reset", "model", "system", "usage", "cancel", "docs", "forget",
+    "start", "help", "reset", "model", "system", "usage", "cancel", "docs", "forget", "search",
 )  # fmt: skip
 _ADMIN_IN_GROUPS = {"reset", "system"}
 
@@ -29,7 +29,8 @@ Commands:
 /usage — your tokens and cost (CNY) today, this month and all time
 /cancel — stop the answer in progress
 /docs — the documents in this conversation (send a file to add one)
-/forget N|all — remove document N (or all) from this conversation"""
+/forget N|all — remove document N (or all) from this conversation
+/search on|off — let Kimi search the web in this conversation"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,11 @@ class CommandHandler:
         cancel: Callable[[Incoming], Awaitable[bool]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         library: DocumentLibrary | None = None,
+        web_search: bool = True,
     ) -> None:
         self._library = library
+        self._web_search_default = web_search
+        self._web_search_available = web_search
         self._db = db
         self._catalog = catalog
         self._access = access
@@ -96,6 +100,7 @@ class CommandHandler:
             "cancel": self._cancel_command,
             "docs": self._docs,
             "forget": self._forget,
+            "search": self._search,
         }.get(command.name)
         if handler is None:
             await sink.reply(f"Unknown command /{command.name}. Send /help to see what I can do.")
@@ -193,6 +198,22 @@ class CommandHandler:
         if target == "all":
             return f"Removed all {removed} document(s) from this conversation."
         return f"Removed document #{target} from this conversation."
+
+    async def _search(self, args: str, incoming: Incoming) -> str:
+        conversation = await self._db.conversations.get_or_create(
+            incoming.key, is_group=incoming.is_group
+        )
+        current = bool(conversation.options.get("web_search", self._web_search_default))
+        if not self._web_search_available:
+            return "Web search is disabled on this bot."
+        choice = args.strip().lower()
+        if choice not in {"on", "off"}:
+            return (
+                f"Web search is {'on' if current else 'off'} here. Use /search on or /search off."
+            )
+        options = {**conversation.options, "web_search": choice == "on"}
+        await self._db.conversations.update_settings(conversation.id, options=options)
+        return f"Web search is now {choice} in this conversation."
 
     async def _cancel_command(self, _args: str, incoming: Incoming) -> str | None:
         """The stopped answer says "Stopped." itself, so a successful cancel adds nothing."""

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     kimi_request_timeout: float = Field(default=300.0, gt=0)
     kimi_max_retries: int = Field(default=4, ge=0, le=10)
     kimi_timezone: str = "UTC"
+    kimi_web_search: bool = True
+    kimi_tools: bool = True
+    kimi_tool_max_rounds: int = Field(default=5, ge=1, le=20)
 
     database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
     redis_url: str | None = None

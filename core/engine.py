@@ -19,6 +19,7 @@ from core.documents.library import DocumentLibrary
 from core.kimi import KimiClient
 from core.locks import ConversationLocks, InProcessLocks
 from core.tokens import TokenEstimator, raw_estimate
+from core.tools.registry import ToolRegistry
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
 from core.types import Attachment, Incoming, ReplySink
 from storage import FAILED, ConversationRecord, Database
@@ -44,6 +45,7 @@ class Engine:
         locks: ConversationLocks | None = None,
         estimator: TokenEstimator | None = None,
         library: DocumentLibrary | None = None,
+        tools: ToolRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
@@ -63,6 +65,7 @@ class Engine:
             settings=turn_settings,
             catalog=catalog,
             library=library,
+            tools=tools,
         )
         self.library = library
         self.ingestion = Ingestion(library)
@@ -76,6 +79,7 @@ class Engine:
             cancel=self.cancel,
             clock=clock,
             library=library,
+            web_search=turn_settings.web_search,
         )
 
     def model_for(self, conversation: ConversationRecord) -> ModelSpec:

@@ -10,6 +10,7 @@ from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
 from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
+from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
 from storage import Database
 
@@ -48,11 +49,14 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
             system_prompt=settings.kimi_system_prompt,
             max_output=settings.kimi_max_output,
             temperature=settings.kimi_temperature,
+            web_search=settings.kimi_web_search,
+            tool_max_rounds=settings.kimi_tool_max_rounds,
         ),
         timezone=settings.kimi_timezone,
         access=AccessPolicy.from_lists(
             settings.admins, settings.allowed_users, settings.allowed_chats
         ),
         library=library,
+        tools=ToolRegistry.discover() if settings.kimi_tools else ToolRegistry(),
     )
     return Services(settings=settings, db=db, kimi=kimi, engine=engine)

@@ -1,19 +1,23 @@
-"""One answer: build the context, stream Kimi to the sink, store the answer and its usage."""
+"""One answer: documents, context, the (tool-calling) model stream, then the stored result."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import errors, texts
 from core.catalog import Catalog, ModelSpec
 from core.context import BuiltContext, ContextBuilder, MessageTooLong
-from core.documents.library import DocumentLibrary, sections_message, sources_footer
-from core.documents.planning import Mode, max_tokens_for, plan_documents
-from core.kimi import Completion, DeltaCallback, KimiClient, PartialAnswer, RetryCallback
+from core.documents.in_turn import DocumentContext
+from core.documents.library import DocumentLibrary
+from core.documents.planning import max_tokens_for
+from core.kimi import Completion, KimiClient
+from core.ledger import usage_entry
 from core.tokens import TokenEstimator, raw_estimate
+from core.tools.loop import ToolLoop
+from core.tools.registry import ToolRegistry
 from core.types import Incoming, ReplySink
 from storage import (
     COMPLETE,
@@ -28,12 +32,16 @@ from storage.records import UsageEntry
 
 log = logging.getLogger(__name__)
 
+WEB_SEARCH_OPTION = "web_search"
+
 
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
     system_prompt: str
     max_output: int
     temperature: float
+    web_search: bool = True
+    tool_max_rounds: int = 5
 
 
 @dataclass(slots=True)
@@ -42,7 +50,19 @@ class TurnOutcome:
     text: str
     answer_id: int | None = None
     error: errors.KimiError | None = None
-    completion: Completion | None = None
+    completions: list[Completion] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What the user has seen and what has been billed so far in this turn."""
+
+    shown: list[str] = field(default_factory=list)
+    completions: list[Completion] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.shown)
 
 
 class TurnRunner:
@@ -58,14 +78,15 @@ class TurnRunner:
         settings: TurnSettings,
         catalog: Catalog,
         library: DocumentLibrary | None = None,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self._db = db
         self._kimi = kimi
         self._estimator = estimator
         self._builder = builder
         self._settings = settings
-        self._catalog = catalog
-        self._library = library
+        self._tools = tools or ToolRegistry()
+        self._documents = DocumentContext(db, library, catalog, estimator, settings.max_output)
 
     async def run(
         self,
@@ -77,23 +98,11 @@ class TurnRunner:
     ) -> TurnOutcome:
         lang = texts.language_of(incoming.text)
         system_prompt = conversation.system_prompt or self._settings.system_prompt
-        model, extra_system, footer = await self._with_documents(
-            conversation, model, incoming, system_prompt, sink
+        documents = await self._documents.prepare(
+            conversation, model, incoming.text, system_prompt, sink
         )
+        model = documents.model
         max_tokens = max_tokens_for(model, self._settings.max_output)
-        budget = model.context_window - max_tokens
-
-        async def build(budget: int) -> BuiltContext:
-            return await self._builder.build(
-                conversation_id=conversation.id,
-                current_message_id=user_message_id,
-                system_prompt=system_prompt,
-                budget=budget,
-                is_group=conversation.is_group,
-                current=current,
-                extra_system=extra_system,
-            )
-
         current = StoredMessage(
             id=user_message_id,
             role="user",
@@ -103,19 +112,22 @@ class TurnRunner:
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
         )
-        try:
-            context = await build(budget)
-        except MessageTooLong as exc:
-            await self._db.messages.finish(
-                user_message_id,
-                content=incoming.text,
-                status=FAILED,
-                token_estimate=raw_estimate(incoming.text),
-                error="too long for the model window",
+
+        async def build(budget: int) -> BuiltContext:
+            return await self._builder.build(
+                conversation_id=conversation.id,
+                current_message_id=user_message_id,
+                system_prompt=system_prompt,
+                budget=budget,
+                is_group=conversation.is_group,
+                current=current,
+                extra_system=documents.system_messages,
             )
-            message = texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit)
-            await sink.reply(message)
-            return TurnOutcome(status=FAILED, text="", error=None)
+
+        try:
+            context = await build(model.context_window - max_tokens)
+        except MessageTooLong as exc:
+            return await self._refuse_too_long(incoming, user_message_id, exc, sink, lang)
 
         # The in-progress row is written while the model thinks, off the critical path.
         placeholder = asyncio.create_task(
@@ -129,117 +141,106 @@ class TurnRunner:
             )
         )
         await sink.begin()
-        shown: list[str] = []
+        progress = _Progress()
 
-        async def on_delta(text: str) -> None:
-            shown.append(text)
-            await sink.append(text)
-
-        async def on_retry(error: errors.KimiError, delay: float, attempt: int) -> None:
-            await sink.notice(texts.text("retrying", lang, seconds=delay))
+        def entries(answer_id: int) -> list[UsageEntry]:
+            return [
+                usage_entry(
+                    c, model, conversation, incoming, answer_id, context.estimate, self._estimator
+                )
+                for c in progress.completions
+            ]
 
         try:
-            completion, context = await self._call(
-                model, context, build, max_tokens, on_delta, on_retry
+            context = await self._answer(
+                conversation, model, context, build, max_tokens, progress, sink, lang
             )
         except asyncio.CancelledError:
-            partial = "".join(shown)
-            await asyncio.shield(self._close_cancelled(placeholder, partial, sink, lang))
+            await asyncio.shield(
+                self._close(placeholder, progress, entries, sink, "cancelled", lang)
+            )
             raise
-        except PartialAnswer as exc:
-            answer_id = await placeholder
-            return await self._fail(answer_id, exc, exc.completion.text, sink, lang, incoming)
         except errors.KimiError as exc:
-            answer_id = await placeholder
-            return await self._fail(answer_id, exc, "", sink, lang, incoming)
+            log.error(
+                "turn failed conversation=%s user=%s kind=%s detail=%s",
+                incoming.key.label(),
+                incoming.author.id,
+                exc.kind,
+                exc.detail,
+            )
+            status = await self._close(placeholder, progress, entries, sink, exc, lang)
+            return TurnOutcome(status, progress.text, await placeholder, exc, progress.completions)
+        except Exception:
+            log.exception("turn crashed in %s", incoming.key.label())
+            status = await self._close(placeholder, progress, entries, sink, "internal", lang)
+            return TurnOutcome(status, progress.text, await placeholder, None, progress.completions)
 
         answer_id = await placeholder
-        text = completion.text
+        text = progress.text
+        final = progress.completions[-1]
         status = COMPLETE if text.strip() else FAILED
         await self._db.messages.finish(
             answer_id,
             content=text,
             status=status,
             token_estimate=raw_estimate(text),
-            error=None if text.strip() else f"empty answer ({completion.finish_reason})",
-            usage=self._usage_entry(completion, model, conversation, incoming, answer_id, context),
+            error=None if text.strip() else f"empty answer ({final.finish_reason})",
+            usage=entries(answer_id),
         )
         if status == FAILED:
             error = errors.ServerError("Kimi returned an empty answer")
             await sink.abort("", texts.error_text(error, lang))
-            return TurnOutcome(status=FAILED, text="", answer_id=answer_id, error=error)
-        shown_text = text
-        if completion.finish_reason == "length":
-            note = texts.text("incomplete", lang, reason="max output length reached")
-            shown_text = f"{shown_text}\n\n{note}"
-        if footer:
-            shown_text = f"{shown_text}\n\n{footer}"
-        await sink.complete(shown_text)
-        return TurnOutcome(status=COMPLETE, text=text, answer_id=answer_id, completion=completion)
+            return TurnOutcome(FAILED, "", answer_id, error, progress.completions)
+        shown = text
+        if final.finish_reason == "length":
+            shown += "\n\n" + texts.text("incomplete", lang, reason="max output length reached")
+        if documents.footer:
+            shown += "\n\n" + documents.footer
+        await sink.complete(shown)
+        return TurnOutcome(COMPLETE, text, answer_id, None, progress.completions)
 
-    async def _with_documents(
+    async def _answer(
         self,
         conversation: ConversationRecord,
-        model: ModelSpec,
-        incoming: Incoming,
-        system_prompt: str,
-        sink: ReplySink,
-    ) -> tuple[ModelSpec, list[str], str]:
-        """The model, extra system messages and a sources footer for the library's documents."""
-        if self._library is None:
-            return model, [], ""
-        documents = await self._library.documents(conversation.id)
-        if not documents:
-            return model, [], ""
-        document_tokens = sum(d.item.token_count for d in documents)
-        base = self._estimator.text(system_prompt) + self._estimator.text(incoming.text) + 64
-        plan = plan_documents(
-            self._catalog, model, document_tokens, base, self._settings.max_output
-        )
-        if (
-            plan.switched_from(model)
-            and conversation.options.get("announced_model") != plan.model.id
-        ):
-            await sink.reply(
-                f"The documents need about {document_tokens:,} tokens, more than {model.id} can "
-                f"hold, so I'm using {plan.model.id} "
-                f"({plan.model.context_window // 1024}K window) for them."
-            )
-            await self._db.conversations.update_settings(
-                conversation.id, options={**conversation.options, "announced_model": plan.model.id}
-            )
-        if plan.mode is Mode.FULL:
-            return plan.model, [d.system_message() for d in documents], ""
-        hits = await self._library.retrieve(
-            conversation.id, incoming.text, plan.section_budget, documents
-        )
-        if not hits:
-            return plan.model, [], ""
-        return plan.model, [sections_message(hits)], sources_footer(hits)
-
-    async def _call(
-        self,
         model: ModelSpec,
         context: BuiltContext,
         build: Callable[[int], Awaitable[BuiltContext]],
         max_tokens: int,
-        on_delta: DeltaCallback,
-        on_retry: RetryCallback,
-    ) -> tuple[Completion, BuiltContext]:
-        """Call Kimi; if Moonshot still finds the context too long, shrink once and retry."""
+        progress: _Progress,
+        sink: ReplySink,
+        lang: str,
+    ) -> BuiltContext:
+        """Stream the answer through the tool loop; if the context is still too long for
+        Moonshot on the first call, shrink it once and retry."""
+
+        async def on_delta(text: str) -> None:
+            progress.shown.append(text)
+            await sink.append(text)
+
+        async def on_retry(error: errors.KimiError, delay: float, attempt: int) -> None:
+            await sink.notice(texts.text("retrying", lang, seconds=delay))
+
+        async def on_completion(completion: Completion) -> None:
+            progress.completions.append(completion)
+
+        web_search = bool(conversation.options.get(WEB_SEARCH_OPTION, self._settings.web_search))
+        loop = ToolLoop(self._kimi, self._tools, self._settings.tool_max_rounds)
         for attempt in (1, 2):
             try:
-                completion = await self._kimi.stream(
+                await loop.run(
                     model=model,
                     messages=context.messages,
                     max_tokens=max_tokens,
                     temperature=self._settings.temperature,
+                    tools=self._tools.specs(web_search=web_search),
                     on_delta=on_delta,
                     on_retry=on_retry,
+                    on_status=sink.notice,
+                    on_completion=on_completion,
                 )
                 break
             except errors.ContextTooLong:
-                if attempt == 2:
+                if attempt == 2 or progress.completions:
                     raise
                 log.warning(
                     "context too long for %s at ~%d tokens; shrinking once",
@@ -248,89 +249,59 @@ class TurnRunner:
                 )
                 self._estimator.factor = min(2.0, self._estimator.factor * 1.25)
                 context = await build(int(context.estimate * 0.7))
-        if completion.usage is not None:
-            self._estimator.calibrate(context.raw_estimate, completion.usage.prompt_tokens)
-        return completion, context
+        first = progress.completions[0]
+        if first.usage is not None:
+            self._estimator.calibrate(context.raw_estimate, first.usage.prompt_tokens)
+        return context
 
-    async def _fail(
+    async def _close(
         self,
-        answer_id: int,
-        error: errors.KimiError,
-        partial: str,
+        placeholder: asyncio.Task[int],
+        progress: _Progress,
+        entries: Callable[[int], list[UsageEntry]],
         sink: ReplySink,
+        reason: errors.KimiError | str,
         lang: str,
-        incoming: Incoming,
-    ) -> TurnOutcome:
+    ) -> str:
+        """End an answer that did not complete: keep what was shown, bill what was called."""
+        answer_id = await placeholder
+        partial = progress.text
         status = INCOMPLETE if partial.strip() else FAILED
-        log.error(
-            "turn failed conversation=%s user=%s kind=%s detail=%s",
-            incoming.key.label(),
-            incoming.author.id,
-            error.kind,
-            error.detail,
-        )
+        if isinstance(reason, errors.KimiError):
+            detail, message = (
+                f"{reason.kind}: {reason.detail}"[:2000],
+                texts.error_text(reason, lang),
+            )
+        else:
+            detail, message = reason, texts.text(reason, lang)
         await self._db.messages.finish(
             answer_id,
             content=partial,
             status=status,
             token_estimate=raw_estimate(partial),
-            error=f"{error.kind}: {error.detail}"[:2000],
-        )
-        await sink.abort(partial, texts.error_text(error, lang))
-        return TurnOutcome(status=status, text=partial, answer_id=answer_id, error=error)
-
-    async def _close_cancelled(
-        self, placeholder: asyncio.Task[int], partial: str, sink: ReplySink, lang: str
-    ) -> None:
-        answer_id = await placeholder
-        await self._db.messages.finish(
-            answer_id,
-            content=partial,
-            status=INCOMPLETE if partial.strip() else FAILED,
-            token_estimate=raw_estimate(partial),
-            error="cancelled",
+            error=detail,
+            usage=entries(answer_id),
         )
         try:
-            await sink.abort(partial, texts.text("cancelled", lang))
+            await sink.abort(partial, message)
         except Exception:  # the platform may be gone; the row above is what must not be lost
-            log.exception("could not show the cancellation in the chat")
+            log.exception("could not show the end of an unfinished answer in the chat")
+        return status
 
-    def _usage_entry(
+    async def _refuse_too_long(
         self,
-        completion: Completion,
-        model: ModelSpec,
-        conversation: ConversationRecord,
         incoming: Incoming,
-        answer_id: int,
-        context: BuiltContext,
-    ) -> UsageEntry:
-        usage = completion.usage
-        if usage is None:
-            log.warning("no usage in Moonshot's answer; recording estimates")
-            prompt, completion_tokens, cached = (
-                context.estimate,
-                self._estimator.text(completion.text),
-                0,
-            )
-        else:
-            prompt, completion_tokens, cached = (
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                usage.cached_tokens,
-            )
-        return UsageEntry(
-            model=model.id,
-            prompt_tokens=prompt,
-            completion_tokens=completion_tokens,
-            cached_tokens=cached,
-            cost_cny=model.cost_cny(prompt, completion_tokens, cached),
-            latency_ms=int(completion.latency_s * 1000),
-            first_token_ms=None
-            if completion.first_token_s is None
-            else int(completion.first_token_s * 1000),
-            user_id=incoming.author.id,
-            platform=incoming.platform,
-            chat_key=conversation.key.label(),
-            conversation_id=conversation.id,
-            message_id=answer_id,
+        user_message_id: int,
+        exc: MessageTooLong,
+        sink: ReplySink,
+        lang: str,
+    ) -> TurnOutcome:
+        await self._db.messages.finish(
+            user_message_id,
+            content=incoming.text,
+            status=FAILED,
+            token_estimate=raw_estimate(incoming.text),
+            error="too long for the model window",
         )
+        await sink.reply(texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit))
+        return TurnOutcome(FAILED, "")

@@ -69,8 +69,8 @@ def parse_since(value: str | None, now: datetime, tz: tzinfo) -> datetime | None
 
 def _total(rows: Sequence[UsageRow]) -> UsageRow:
     calls = sum(r.calls for r in rows)
-    firsts = [(r.avg_first_token_ms, r.calls) for r in rows if r.avg_first_token_ms is not None]
-    first_calls = sum(n for _, n in firsts)
+    first_calls = sum(r.first_token_calls for r in rows)
+    first_sum = sum((r.avg_first_token_ms or 0.0) * r.first_token_calls for r in rows)
     return UsageRow(
         key="TOTAL",
         calls=calls,
@@ -79,7 +79,8 @@ def _total(rows: Sequence[UsageRow]) -> UsageRow:
         cached_tokens=sum(r.cached_tokens for r in rows),
         cost_cny=sum(r.cost_cny for r in rows),
         avg_latency_ms=(sum(r.avg_latency_ms * r.calls for r in rows) / calls) if calls else 0.0,
-        avg_first_token_ms=(sum(v * n for v, n in firsts) / first_calls) if first_calls else None,
+        avg_first_token_ms=(first_sum / first_calls) if first_calls else None,
+        first_token_calls=first_calls,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -104,12 +106,14 @@ class MessageRepository:
         status: str,
         token_estimate: int,
         error: str | None = None,
-        usage: UsageEntry | None = None,
+        usage: Sequence[UsageEntry] = (),
     ) -> None:
-        """Close an answer; its usage row (if any) is written in the same transaction."""
+        """Close an answer; its usage rows (one per model call) go in the same transaction."""
         async with self._engine.begin() as connection:
-            if usage is not None:
-                await connection.execute(insert(UsageRecord).values(**usage_values(usage)))
+            if usage:
+                await connection.execute(
+                    insert(UsageRecord), [usage_values(entry) for entry in usage]
+                )
             await connection.execute(
                 update(Message)
                 .where(Message.id == message_id)

@@ -51,6 +51,7 @@ class UsageRow:
     cost_cny: float
     avg_latency_ms: float
     avg_first_token_ms: float | None
+    first_token_calls: int = 0  # calls that reported a time to first token
 
     @property
     def total_tokens(self) -> int:
@@ -146,6 +147,7 @@ class UsageRepository:
                         func.sum(UsageRecord.cost_cny),
                         func.avg(UsageRecord.latency_ms),
                         func.avg(UsageRecord.first_token_ms),
+                        func.count(UsageRecord.first_token_ms),
                     )
                     .where(*filters)
                     .group_by(column)
@@ -160,6 +162,7 @@ class UsageRepository:
                         cost_cny=float(r[5] or 0.0),
                         avg_latency_ms=float(r[6] or 0.0),
                         avg_first_token_ms=None if r[7] is None else float(r[7]),
+                        first_token_calls=int(r[8] or 0),
                     )
                     for r in (await session.execute(query)).all()
                 ]
@@ -206,6 +209,7 @@ class UsageRepository:
                 cost_cny=float(acc[4]),
                 avg_latency_ms=acc[5] / acc[0],
                 avg_first_token_ms=sum(firsts[day]) / len(firsts[day]) if day in firsts else None,
+                first_token_calls=len(firsts.get(day, [])),
             )
             for day, acc in days.items()
         ]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.catalog import Limits
 from core.limits.errors import ACCOUNT, USER
@@ -76,7 +76,7 @@ class Penalty:
 class Backend(Protocol):
     """Storage of the limiter's windows and slots; every method is one atomic step."""
 
-    shared: bool  # True when other processes may change the state (waiters must poll)
+    shared: bool  # other processes share the state (waiters poll) and calls do I/O (shielded)
     needs_heartbeat: bool  # True when held slots are leases that must be renewed
 
     async def acquire(
@@ -111,18 +111,28 @@ def scaled(limits: Limits, factor: float) -> Limits:
 
 @dataclass(slots=True)
 class _Scope:
-    stamps: list[float] = field(default_factory=list)  # sorted
-    entries: list[tuple[float, str, int]] = field(default_factory=list)  # same order
+    """One scope's log (sorted by stamp) with a running token sum, and its slots."""
+
+    stamps: list[float] = field(default_factory=list)
+    entries: list[list[Any]] = field(default_factory=list)  # [stamp, entry id, tokens]
+    by_id: dict[str, list[Any]] = field(default_factory=dict)
+    used: int = 0  # tokens of every stored entry
     slots: dict[str, float] = field(default_factory=dict)  # slot id -> lease end
+    finite: int = 0  # slots with a finite lease (released, in their grace period)
 
     def prune(self, now: float, window: float) -> None:
         cut = bisect.bisect_right(self.stamps, now - window)
         if cut:
+            for _, entry_id, spent in self.entries[:cut]:
+                self.used -= spent
+                del self.by_id[entry_id]
             del self.stamps[:cut]
             del self.entries[:cut]
-        expired = [slot for slot, end in self.slots.items() if end <= now]
-        for slot in expired:
-            del self.slots[slot]
+        if self.finite:
+            expired = [slot for slot, end in self.slots.items() if end <= now]
+            for slot in expired:
+                del self.slots[slot]
+            self.finite = sum(1 for end in self.slots.values() if not math.isinf(end))
 
     def refusal(
         self, limits: Limits, tokens: int, stamp: float, window: float, now: float, slot: bool
@@ -133,14 +143,14 @@ class _Scope:
             ends = sorted(self.slots.values())
             end = ends[len(self.slots) - limits.concurrency]
             failures.append(("concurrency", None if math.isinf(end) else max(0.0, end - now)))
-        start = bisect.bisect_right(self.stamps, stamp - window)
-        live = self.entries[start:]
-        if len(live) > limits.rpm:
-            failures.append(("rpm", live[len(live) - limits.rpm][0] + window - stamp))
+        start = bisect.bisect_right(self.stamps, stamp - window)  # 0 unless stamped ahead
+        count = len(self.stamps) - start
+        if count >= limits.rpm:
+            failures.append(("rpm", self.stamps[len(self.stamps) - limits.rpm] + window - stamp))
         need = min(tokens, limits.tpm)
-        used = sum(t for _, _, t in live)
+        used = self.used - sum(e[2] for e in self.entries[:start])
         if used + need > limits.tpm:
-            for when, _, spent in live:
+            for when, _, spent in self.entries[start:]:
                 used -= spent
                 if used + need <= limits.tpm:
                     failures.append(("tpm", when + window - stamp))
@@ -149,13 +159,28 @@ class _Scope:
 
     def add(self, stamp: float, entry_id: str, tokens: int) -> None:
         index = bisect.bisect_right(self.stamps, stamp)
+        record = [stamp, entry_id, tokens]
         self.stamps.insert(index, stamp)
-        self.entries.insert(index, (stamp, entry_id, tokens))
+        self.entries.insert(index, record)
+        self.by_id[entry_id] = record
+        self.used += tokens
 
-    def retoken(self, entry_ids: set[str], tokens: int) -> None:
-        self.entries = [
-            (when, eid, tokens if eid in entry_ids else spent) for when, eid, spent in self.entries
-        ]
+    def retoken(self, entry_ids: list[str], tokens: int) -> None:
+        for entry_id in entry_ids:
+            record = self.by_id.get(entry_id)
+            if record is not None:
+                self.used += tokens - record[2]
+                record[2] = tokens
+
+    def release(self, slot: str, now: float, grace: float) -> None:
+        if slot not in self.slots:
+            return
+        if grace > 0:
+            if math.isinf(self.slots[slot]):
+                self.finite += 1
+            self.slots[slot] = now + grace
+        else:
+            del self.slots[slot]
 
 
 def _worst(failures: list[tuple[str, float | None]]) -> tuple[str, float | None] | None:
@@ -215,16 +240,12 @@ class InProcessBackend:
     async def finish(self, adm: Admission, now: float, *, tokens: int | None, grace: float) -> None:
         scopes = [self._scope(adm.model, USER, adm.user_id), self._scope(adm.model, ACCOUNT)]
         if tokens is not None and adm.entries:
-            ids = {eid for eid, _ in adm.entries}
+            ids = [eid for eid, _ in adm.entries]
             for scope in scopes:
                 scope.retoken(ids, tokens)
         if adm.holds_slot:
             for scope in scopes:
-                if grace > 0:
-                    if adm.id in scope.slots:
-                        scope.slots[adm.id] = now + grace
-                else:
-                    scope.slots.pop(adm.id, None)
+                scope.release(adm.id, now, grace)
             adm.holds_slot = False
         if tokens is not None:
             adm.tokens = tokens

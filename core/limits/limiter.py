@@ -11,11 +11,14 @@ Usage (one call, one permit)::
 
 Two scopes per model: the **account** (the catalog's rpm/tpm/concurrency, lowered for a while
 after Moonshot answers 429 anyway, see :meth:`Limiter.penalize`) and the **user** (the catalog's
-``[user_limits]``). Over a limit, a call waits in a per-model **fair queue**: one waiting call
-per user in turn (round-robin), so a user with many queued calls cannot starve the others. A
-call whose expected wait is longer than ``max_wait`` is refused at once with
-:class:`LimitExceeded` (saying when to retry) rather than after a pointless wait; one that is
-still waiting after ``max_wait`` is refused the same way.
+``[user_limits]``). Over a limit, a call waits in a per-model **fair queue**: the user served
+least recently goes first, so waiting users are served round-robin and a heavy user (many
+calls, or calls again as soon as answered) cannot starve the others. A call whose expected
+wait is longer than ``max_wait`` is refused at once with :class:`LimitExceeded` (saying when to
+retry) rather than after a pointless wait; one still waiting after ``max_wait`` is refused the
+same way. ``on_wait(expected_seconds)`` is awaited once when a call has to queue. The queue
+(and its memory of who was served) is per process: with Redis, every worker's admissions
+respect the shared limits, and each worker is fair among its own callers.
 
 The concurrency slot is held from admission to the end of the ``async with`` block and released
 on every exit: normal, exception, cancellation (shielded, so a second cancel cannot skip it). In
@@ -39,7 +42,9 @@ absorbs the difference in latency between two requests as Moonshot sees them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -69,21 +74,31 @@ class _Waiter:
 
 @dataclass(eq=False, slots=True)
 class _Queue:
-    """The calls waiting for one model, grouped by user; ``ring`` is the round-robin order."""
+    """The calls waiting for one model, grouped by user.
+
+    Order: the user served least recently goes first (users not served within ``memory``
+    seconds, or never, first of all, in the order they started waiting). A user goes to the
+    back as soon as one of their calls is admitted, so several waiting calls of one user are
+    served round-robin with everyone else's, and a user who was just served cannot overtake
+    those who have been waiting, even when they come back with a new call.
+    """
 
     model: str
     users: dict[str, deque[_Waiter]] = field(default_factory=dict)
-    ring: deque[str] = field(default_factory=deque)
+    joined: dict[str, int] = field(default_factory=dict)
+    last_served: dict[str, float] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     account_last: Decision | None = None
     account_ready_at: float = 0.0
+    seq: itertools.count[int] = field(default_factory=itertools.count)
+    memory: float = 600.0
 
     def add(self, waiter: _Waiter) -> None:
         user = waiter.adm.user_id
         if user not in self.users:
             self.users[user] = deque()
-            self.ring.append(user)
+            self.joined[user] = next(self.seq)
         self.users[user].append(waiter)
 
     def remove(self, waiter: _Waiter) -> bool:
@@ -94,21 +109,33 @@ class _Queue:
         waiters.remove(waiter)
         if not waiters:
             del self.users[user]
-            self.ring.remove(user)
+            del self.joined[user]
         return True
 
-    def served(self, waiter: _Waiter) -> None:
-        """Remove an admitted call; its user goes to the back of the round."""
-        user = waiter.adm.user_id
-        if self.remove(waiter) and user in self.users:
-            self.ring.remove(user)
-            self.ring.append(user)
+    def served(self, user: str, now: float) -> None:
+        """Note an admission of ``user`` (queued or not): they go to the back of the order."""
+        self.last_served[user] = now
+        if len(self.last_served) > 1000:
+            horizon = now - self.memory
+            for name in [n for n, t in self.last_served.items() if t < horizon]:
+                del self.last_served[name]
+
+    def order(self) -> list[str]:
+        horizon = -math.inf
+        if self.last_served:
+            horizon = max(self.last_served.values()) - self.memory
+
+        def rank(user: str) -> tuple[float, int]:
+            served = self.last_served.get(user, -math.inf)
+            return (served if served >= horizon else -math.inf, self.joined[user])
+
+        return sorted(self.users, key=rank)
 
     def waiting(self) -> list[_Waiter]:
-        return [w for user in self.ring for w in self.users[user]]
+        return [w for user in self.order() for w in self.users[user]]
 
     def position(self, waiter: _Waiter) -> int:
-        """How many queued calls the round-robin order serves before this one."""
+        """How many queued calls are served before this one, in the order above."""
         user = waiter.adm.user_id
         mine = self.users.get(user)
         if not mine or waiter not in mine:
@@ -116,7 +143,7 @@ class _Queue:
         k = mine.index(waiter)
         ahead = k
         seen_self = False
-        for other in self.ring:
+        for other in self.order():
             if other == user:
                 seen_self = True
                 continue
@@ -359,9 +386,10 @@ class Limiter:
         queue = self._queue(adm.model)
         started = self.clock.now()
         first: Decision | None = None
-        if not queue.ring:
+        if not queue.users:
             first = await self._try(adm)
             if first.admitted:
+                queue.served(adm.user_id, self.clock.now())
                 return 0.0
         loop = asyncio.get_running_loop()
         waiter = _Waiter(adm, loop.create_future(), last=first, last_at=started)
@@ -435,15 +463,15 @@ class Limiter:
 
     def _kick(self, queue: _Queue) -> None:
         queue.wake.set()
-        if queue.ring and queue.task is None:
+        if queue.users and queue.task is None:
             queue.task = asyncio.get_running_loop().create_task(self._pump(queue))
 
     async def _pump(self, queue: _Queue) -> None:
         try:
-            while queue.ring:
+            while queue.users:
                 queue.wake.clear()
                 sleep_for = await self._dispatch(queue)
-                if not queue.ring:
+                if not queue.users:
                     break
                 await self._wait_change(queue, sleep_for)
         except asyncio.CancelledError:
@@ -461,10 +489,10 @@ class Limiter:
         considered = queue.waiting()
         soonest: float | None = None
         progressed = True
-        while progressed and queue.ring:
+        while progressed and queue.users:
             progressed = False
             soonest = None
-            for user in list(queue.ring):
+            for user in queue.order():
                 waiters = queue.users.get(user)
                 if not waiters:
                     continue
@@ -475,7 +503,8 @@ class Limiter:
                     break
                 decision = await self._try(waiter.adm)
                 if decision.admitted:
-                    queue.served(waiter)
+                    queue.remove(waiter)
+                    queue.served(user, self.clock.now())
                     if waiter.future.done():  # left while we asked: give the slot back
                         self._spawn(self._finish(waiter.adm, None))
                     else:
@@ -557,6 +586,17 @@ class Limiter:
 
     async def _finish(self, adm: Admission, tokens: int | None) -> None:
         queue = self._queue(adm.model)
+        if not self.backend.shared:
+            # The in-process backend never suspends: this runs to the end in one step, so no
+            # cancellation can cut it, and it needs no shielded task.
+            try:
+                await self.backend.finish(
+                    adm, self.clock.now(), tokens=tokens, grace=self.release_grace
+                )
+            finally:
+                if queue.users:
+                    self._kick(queue)
+            return
         task = asyncio.ensure_future(
             self._call(
                 self.backend.finish(adm, self.clock.now(), tokens=tokens, grace=self.release_grace)
@@ -566,7 +606,7 @@ class Limiter:
         def done(finished: asyncio.Future[None]) -> None:
             if not finished.cancelled() and finished.exception() is not None:
                 log.error("could not release a limiter slot: %r", finished.exception())
-            if queue.ring:
+            if queue.users:
                 self._kick(queue)
 
         task.add_done_callback(done)

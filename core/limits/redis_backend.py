@@ -8,8 +8,9 @@ simulated clock; in production every worker uses Unix time.
 Keys (the ``{model}`` hash tag keeps one model's keys in one cluster slot)::
 
     <prefix>:{<model>}:a:req        account log: ZSET score=stamp, member="<entry id>:<tokens>"
+    <prefix>:{<model>}:a:tok        the sum of the log's tokens (so TPM is not a scan)
     <prefix>:{<model>}:a:conc       account slots: ZSET score=lease end, member=permit id
-    <prefix>:{<model>}:u:<user>:req / :conc    the same per user
+    <prefix>:{<model>}:u:<user>:req / :tok / :conc    the same per user
     <prefix>:{<model>}:penalty      HASH block, factor, until
 
 Held slots are leases renewed by the permit's heartbeat, so a crashed worker's slots free
@@ -23,7 +24,35 @@ from typing import Any
 
 from core.limits.backend import Admission, Decision, Penalty
 
-_ACQUIRE = """
+_COMMON = """
+local function spent_of(member)
+  return tonumber(string.match(member, ':(%d+)$')) or 0
+end
+
+-- Drop entries that left every window; keep the running token sum in step. A missing sum
+-- (not expected: both keys get the same TTL) is rebuilt from the log first.
+local function prune(req, tok, now, window)
+  if not redis.call('GET', tok) then
+    local all, sum = redis.call('ZRANGE', req, 0, -1), 0
+    for i = 1, #all do sum = sum + spent_of(all[i]) end
+    if #all > 0 then redis.call('SET', tok, sum) end
+  end
+  local old = redis.call('ZRANGEBYSCORE', req, '-inf', now - window)
+  if #old > 0 then
+    local gone = 0
+    for i = 1, #old do gone = gone + spent_of(old[i]) end
+    redis.call('ZREMRANGEBYSCORE', req, '-inf', now - window)
+    redis.call('DECRBY', tok, gone)
+  end
+  local n = redis.call('ZCARD', req)
+  if n == 0 then redis.call('DEL', tok) end
+  return n
+end
+"""
+
+_ACQUIRE = (
+    _COMMON
+    + """
 local now = tonumber(ARGV[1])
 local stamp = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
@@ -34,35 +63,32 @@ local lease_until = ARGV[7]
 local take_slot = ARGV[8] == '1'
 local ttl = ARGV[15]
 
-local function refusal(req, conc, rpm, tpm, cc)
-  redis.call('ZREMRANGEBYSCORE', req, '-inf', now - window)
+local function refusal(req, conc, tok, rpm, tpm, cc)
+  local stored = prune(req, tok, now, window)
   redis.call('ZREMRANGEBYSCORE', conc, '-inf', now)
-  local conc_fail = false
-  if take_slot and redis.call('ZCARD', conc) >= cc then
-    conc_fail = true
+  local conc_fail = take_slot and redis.call('ZCARD', conc) >= cc
+  -- Entries stamped at or before stamp - window are not live for this stamp (only when the
+  -- request is stamped ahead of now, for a client retry sent later).
+  local early, early_spent = 0, 0
+  if stamp > now then
+    local cut = redis.call('ZRANGEBYSCORE', req, '-inf', string.format('%.17g', stamp - window))
+    early = #cut
+    for i = 1, #cut do early_spent = early_spent + spent_of(cut[i]) end
   end
-  local all = redis.call('ZRANGE', req, 0, -1, 'WITHSCORES')
-  local live = {}
-  local count, used = 0, 0
-  for i = 1, #all, 2 do
-    local score = tonumber(all[i + 1])
-    if score > stamp - window then
-      local spent = tonumber(string.match(all[i], ':(%d+)$')) or 0
-      count = count + 1
-      live[count] = {score, spent}
-      used = used + spent
-    end
-  end
+  local count = stored - early
+  local used = (tonumber(redis.call('GET', tok)) or 0) - early_spent
   local worst = nil
-  if count > rpm then
-    worst = {'rpm', live[count - rpm + 1][1] + window - stamp}
+  if count >= rpm then
+    local at = redis.call('ZRANGE', req, stored - rpm, stored - rpm, 'WITHSCORES')
+    worst = {'rpm', tonumber(at[2]) + window - stamp}
   end
   local need = math.min(tokens, tpm)
   if used + need > tpm then
-    for i = 1, count do
-      used = used - live[i][2]
+    local live = redis.call('ZRANGE', req, early, -1, 'WITHSCORES')
+    for i = 1, #live, 2 do
+      used = used - spent_of(live[i])
       if used + need <= tpm then
-        local wait = live[i][1] + window - stamp
+        local wait = tonumber(live[i + 1]) + window - stamp
         if worst == nil or wait > worst[2] then worst = {'tpm', wait} end
         break
       end
@@ -73,7 +99,8 @@ local function refusal(req, conc, rpm, tpm, cc)
   return nil
 end
 
-local why = refusal(KEYS[3], KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]))
+local why = refusal(KEYS[3], KEYS[4], KEYS[7], tonumber(ARGV[12]), tonumber(ARGV[13]),
+                    tonumber(ARGV[14]))
 if why then return {0, 'user', why[1], tostring(why[2])} end
 
 local p = redis.call('HMGET', KEYS[5], 'block', 'factor', 'until')
@@ -85,13 +112,15 @@ local function scale(x)
   if factor >= 1 then return x end
   return math.max(1, math.floor(x * factor))
 end
-why = refusal(KEYS[1], KEYS[2], scale(tonumber(ARGV[9])), scale(tonumber(ARGV[10])),
+why = refusal(KEYS[1], KEYS[2], KEYS[6], scale(tonumber(ARGV[9])), scale(tonumber(ARGV[10])),
               scale(tonumber(ARGV[11])))
 if why then return {0, 'account', why[1], tostring(why[2])} end
 
-for _, key in ipairs({KEYS[3], KEYS[1]}) do
-  redis.call('ZADD', key, stamp, member)
-  redis.call('PEXPIRE', key, ttl)
+for _, pair in ipairs({{KEYS[3], KEYS[7]}, {KEYS[1], KEYS[6]}}) do
+  redis.call('ZADD', pair[1], stamp, member)
+  redis.call('INCRBY', pair[2], tokens)
+  redis.call('PEXPIRE', pair[1], ttl)
+  redis.call('PEXPIRE', pair[2], ttl)
 end
 if take_slot then
   for _, key in ipairs({KEYS[4], KEYS[2]}) do
@@ -101,17 +130,20 @@ if take_slot then
 end
 return {1, '', '', '0'}
 """
+)
 
 _FINISH = """
 local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local slot = ARGV[3]
-for i = 5, #ARGV, 2 do
-  for _, key in ipairs({KEYS[1], KEYS[3]}) do
-    local score = redis.call('ZSCORE', key, ARGV[i])
+local change = tonumber(ARGV[5])
+for i = 6, #ARGV, 2 do
+  for _, pair in ipairs({{KEYS[1], KEYS[5]}, {KEYS[3], KEYS[6]}}) do
+    local score = redis.call('ZSCORE', pair[1], ARGV[i])
     if score then
-      redis.call('ZREM', key, ARGV[i])
-      redis.call('ZADD', key, score, ARGV[i + 1])
+      redis.call('ZREM', pair[1], ARGV[i])
+      redis.call('ZADD', pair[1], score, ARGV[i + 1])
+      redis.call('INCRBY', pair[2], change)
     end
   end
 end
@@ -191,6 +223,8 @@ class RedisBackend:
             f"{base}:u:{user_id}:req",
             f"{base}:u:{user_id}:conc",
             f"{base}:penalty",
+            f"{base}:a:tok",
+            f"{base}:u:{user_id}:tok",
         ]
 
     def _ttl(self, window: float, lease: float) -> int:
@@ -231,7 +265,8 @@ class RedisBackend:
         return Decision(False, str(result[1]), str(result[2]), None if wait < 0 else wait)
 
     async def finish(self, adm: Admission, now: float, *, tokens: int | None, grace: float) -> None:
-        keys = self._keys(adm.model, adm.user_id)[:4]
+        a_req, a_conc, u_req, u_conc, _, a_tok, u_tok = self._keys(adm.model, adm.user_id)
+        keys = [a_req, a_conc, u_req, u_conc, a_tok, u_tok]
         pairs: list[str] = []
         if tokens is not None and tokens != adm.tokens:
             for entry_id, _ in adm.entries:
@@ -240,7 +275,14 @@ class RedisBackend:
             return
         await self._finish(
             keys=keys,
-            args=[repr(now), repr(grace), adm.id, 1 if adm.holds_slot else 0, *pairs],
+            args=[
+                repr(now),
+                repr(grace),
+                adm.id,
+                1 if adm.holds_slot else 0,
+                0 if tokens is None else tokens - adm.tokens,
+                *pairs,
+            ],
         )
         adm.holds_slot = False
         if tokens is not None:

@@ -1,0 +1,72 @@
+"""What a conversation's documents add to one turn: model choice, system messages, sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.catalog import Catalog, ModelSpec
+from core.documents.library import DocumentLibrary, sections_message, sources_footer
+from core.documents.planning import Mode, plan_documents
+from core.tokens import TokenEstimator
+from core.types import ReplySink
+from storage import ConversationRecord, Database
+
+
+@dataclass(slots=True)
+class DocumentTurn:
+    model: ModelSpec
+    system_messages: list[str] = field(default_factory=list)
+    footer: str = ""
+
+
+class DocumentContext:
+    def __init__(
+        self,
+        db: Database,
+        library: DocumentLibrary | None,
+        catalog: Catalog,
+        estimator: TokenEstimator,
+        max_output: int,
+    ) -> None:
+        self._db = db
+        self._library = library
+        self._catalog = catalog
+        self._estimator = estimator
+        self._max_output = max_output
+
+    async def prepare(
+        self,
+        conversation: ConversationRecord,
+        model: ModelSpec,
+        question: str,
+        system_prompt: str,
+        sink: ReplySink,
+    ) -> DocumentTurn:
+        if self._library is None:
+            return DocumentTurn(model)
+        documents = await self._library.documents(conversation.id)
+        if not documents:
+            return DocumentTurn(model)
+        document_tokens = sum(d.item.token_count for d in documents)
+        base = self._estimator.text(system_prompt) + self._estimator.text(question) + 64
+        plan = plan_documents(self._catalog, model, document_tokens, base, self._max_output)
+        if (
+            plan.switched_from(model)
+            and conversation.options.get("announced_model") != plan.model.id
+        ):
+            await sink.reply(
+                f"The documents need about {document_tokens:,} tokens, more than {model.id} can "
+                f"hold, so I'm using {plan.model.id} "
+                f"({plan.model.context_window // 1024}K window) for them."
+            )
+            await self._db.conversations.update_settings(
+                conversation.id, options={**conversation.options, "announced_model": plan.model.id}
+            )
+        if plan.mode is Mode.FULL:
+            return DocumentTurn(plan.model, [d.system_message() for d in documents])
+        hits = await self._library.retrieve(
+            conversation.id, question, plan.section_budget, documents
+        )
+        if not hits:
+            return DocumentTurn(plan.model)
+        return DocumentTurn(plan.model, [sections_message(hits)], sources_footer(hits))
