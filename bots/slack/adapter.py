@@ -1,0 +1,170 @@
+"""SlackAdapter: slack-bolt on our event loop, over HTTP events or Socket Mode.
+
+The bolt listeners only decide whether an event is for the bot and start a background task;
+they return at once, so bolt acknowledges within Slack's 3 seconds in either mode. We run
+bolt with ``process_before_response=True`` for that reason: the listener is cheap, and the
+ack then means "the task exists", which makes shutdown and tests deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.http import Route
+from bots.slack.files import SlackFiles
+from bots.slack.messages import MessageHandler
+from bots.slack.people import People
+from bots.slack.routing import route
+from bots.slack.sink import SlackSink, StreamGate
+from bots.slack.slash import SlashCommands
+from bots.slack.target import ReplyTarget
+from core.service import Services
+from core.types import ReplySink
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+COMMANDS_PATH = "/slack/commands"
+COMMAND = "/kimi"
+
+
+class SlackAdapter:
+    """One Slack workspace (the bot token's), served by HTTP events or Socket Mode."""
+
+    name = "slack"
+
+    def __init__(self, services: Services, *, stop_grace: float = 10.0) -> None:
+        settings = services.settings
+        if settings.slack_bot_token is None:
+            raise ValueError("SlackAdapter needs SLACK_BOT_TOKEN")
+        token = settings.slack_bot_token.get_secret_value()
+        self._services = services
+        self._app_token = (
+            settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+        )
+        secret = settings.slack_signing_secret
+        self._stop_grace = stop_grace
+        self._interval = settings.slack_update_interval
+        # No rate-limit retry handler: bots.slack.api honours Retry-After itself.
+        self.client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            process_before_response=True,
+            logger=logging.getLogger("bots.slack.bolt"),
+            name="kimi-bot",
+        )
+        self.gate = StreamGate()
+        self.people = People(self.client)
+        self.files = SlackFiles(token)
+        self._messages = MessageHandler(
+            db=services.db,
+            engine=services.engine,
+            people=self.people,
+            files=self.files,
+            sinks=self.sink,
+        )
+        self._commands = SlashCommands(
+            client=self.client, engine=services.engine, people=self.people, sinks=self.sink
+        )
+        self._socket: AsyncSocketModeHandler | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.app.event("app_mention")(self._on_event)
+        self.app.event("message")(self._on_event)
+        self.app.command(COMMAND)(self._on_command)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self._app_token is not None
+
+    def sink(self, target: ReplyTarget) -> ReplySink:
+        return SlackSink(self.client, target, interval=self._interval, gate=self.gate)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def routes(self) -> list[Route]:
+        """HTTP events and commands (the same handler: bolt tells them apart); none in Socket Mode."""
+        if self.socket_mode:
+            return []
+        return [("POST", EVENTS_PATH, self.handle_http), ("POST", COMMANDS_PATH, self.handle_http)]
+
+    async def start(self) -> None:
+        identity = await self.client.auth_test()
+        log.info(
+            "Slack: connected as %s (%s) in %s",
+            identity.get("user"),
+            identity.get("user_id"),
+            identity.get("team"),
+        )
+        if self._app_token is not None:
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()
+            log.info("Slack: Socket Mode connected")
+        else:
+            log.info("Slack: HTTP events at %s, commands at %s", EVENTS_PATH, COMMANDS_PATH)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self._stop_grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        await self.files.close()
+
+    async def idle(self) -> None:
+        """Wait until every event taken so far has been fully handled (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------------ transport
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """Bolt verifies the signature and timestamp (401 otherwise) and dispatches."""
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    # ------------------------------------------------------------------ listeners
+
+    async def _on_event(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        team_id = str(body.get("team_id") or event.get("team") or context.team_id or "")
+        addressed = route(event, team_id=team_id, bot_user_id=context.bot_user_id)
+        if addressed is None:
+            return
+        event_id = str(body.get("event_id") or "")
+        self._spawn(self._messages.handle(addressed, event, event_id, context.bot_user_id))
+
+    async def _on_command(
+        self, ack: Any, command: dict[str, Any], respond: Any, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        self._spawn(self._commands.run(command, respond, context.bot_user_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Slack: handling an event failed")

@@ -1,0 +1,70 @@
+"""Slack Web API calls that honour HTTP 429 ``Retry-After`` exactly.
+
+Why our own: slack_sdk's ``RateLimitErrorRetryHandler`` misreads multi-digit ``Retry-After``
+values, so the adapter's client runs without it and every call that must land goes through
+``call``, which sleeps what Slack asked for and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 6
+MAX_WAIT = 300.0  # a longer Retry-After means Slack is down for us; give up and say so
+
+
+def error_code(error: SlackApiError) -> str:
+    """Slack's ``error`` string (``ratelimited``, ``msg_too_long``…), or ``unknown``."""
+    try:
+        return str(error.response.get("error") or "unknown")
+    except AttributeError:
+        return "unknown"
+
+
+def retry_after(error: SlackApiError) -> float | None:
+    """Seconds to wait for a 429 answer, or None when the error is not a rate limit."""
+    response = error.response
+    if getattr(response, "status_code", None) != 429:
+        return None
+    raw: object = None
+    for name, value in (getattr(response, "headers", None) or {}).items():
+        if str(name).lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) and value else value
+            break
+    try:
+        seconds = float(str(raw).strip())
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.0), MAX_WAIT)
+
+
+async def call(
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run ``attempt(n)`` until it is not rate limited; ``n`` counts retries (0 first).
+
+    The attempt number lets callers that buffer (slack-sdk's chat stream) avoid adding their
+    text twice when they retry.
+    """
+    for number in range(attempts):
+        try:
+            return await attempt(number)
+        except SlackApiError as error:
+            wait = retry_after(error)
+            if wait is None or number + 1 >= attempts:
+                raise
+            log.info("Slack rate limit: waiting %.0fs as Retry-After says", wait)
+            await sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,93 @@
+"""From an addressed Slack message to an engine turn: engagement, exactly-once, speaker, files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from bots.slack.files import FileProblem, SlackFiles
+from bots.slack.people import People
+from bots.slack.routing import Addressed, question_text
+from bots.slack.target import ReplyTarget
+from core.engine import Engine
+from core.types import Attachment, Author, Incoming, ReplySink
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[[ReplyTarget], ReplySink]
+
+
+class MessageHandler:
+    """Runs in the background after the event was acknowledged."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        engine: Engine,
+        people: People,
+        files: SlackFiles,
+        sinks: SinkFactory,
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._people = people
+        self._files = files
+        self._sinks = sinks
+
+    async def handle(
+        self, addressed: Addressed, event: dict[str, Any], event_id: str, bot_user_id: str | None
+    ) -> None:
+        key = addressed.key
+        if addressed.needs_engagement and await self._db.conversations.active(key) is None:
+            return  # a thread the bot never joined
+        if not await self._claim(addressed, event_id):
+            return
+        person = await self._people.get(addressed.user_id)
+        incoming = Incoming(
+            key=key,
+            author=Author(id=f"slack:{addressed.user_id}", name=person.name),
+            text=question_text(str(event.get("text") or ""), bot_user_id),
+            is_group=addressed.is_group,
+            platform_message_id=addressed.ts,
+            author_is_chat_admin=person.is_admin,
+        )
+        sink = self._sinks(addressed.target)
+        files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        if files and self._engine.access.allows(incoming):
+            attachments = await self._attachments(files, sink)
+            if not attachments and not incoming.text.strip():
+                return  # every file was refused, and each refusal was said
+            incoming = replace(incoming, attachments=tuple(attachments))
+        await self._engine.handle(incoming, sink)
+
+    async def _claim(self, addressed: Addressed, event_id: str) -> bool:
+        """Exactly once, across redeliveries and workers: by event id, then by message.
+
+        The message claim makes the ``app_mention``/``message`` pair safe even if both were
+        ever routed to an answer.
+        """
+        events = self._db.events
+        if event_id and not await events.claim("slack", event_id):
+            log.info("Slack event %s already taken (redelivery or another worker)", event_id)
+            return False
+        message_id = f"{addressed.key.workspace}:{addressed.key.chat}:{addressed.ts}"
+        if not await events.claim("slack-message", message_id):
+            log.info("Slack message %s already answered", message_id)
+            return False
+        return True
+
+    async def _attachments(self, files: list[dict[str, Any]], sink: ReplySink) -> list[Attachment]:
+        attachments: list[Attachment] = []
+        for file in files:
+            try:
+                attachments.append(await self._files.attachment(file))
+            except FileProblem as problem:
+                await sink.reply(str(problem))
+            except Exception:
+                log.exception("could not check a Slack file")
+                await sink.reply(f"I couldn't download {file.get('name') or 'a file'} from Slack.")
+        return attachments

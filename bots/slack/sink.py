@@ -1,0 +1,153 @@
+"""The ReplySinks the Slack adapter gives the engine: thread answers and ephemeral replies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.common.pacing import StreamPacer
+from bots.common.splitting import split_markdown
+from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
+from bots.slack.api import call, error_code
+from bots.slack.mrkdwn import to_mrkdwn
+from bots.slack.target import ReplyTarget
+
+log = logging.getLogger(__name__)
+
+THINKING = "is thinking…"
+
+
+class StreamGate:
+    """Remembers that Slack refused native streaming, so later answers skip the failing call.
+
+    Kept apart for top-level DM messages and thread replies: Slack may stream one and not the
+    other. A refusal is retried after ``retry_after`` seconds (the app may get the feature).
+    """
+
+    def __init__(
+        self, retry_after: float = 600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._retry_after = retry_after
+        self._clock = clock
+        self._refused: dict[bool, float] = {}
+
+    def allows(self, target: ReplyTarget) -> bool:
+        since = self._refused.get(target.thread_ts is None)
+        return since is None or self._clock() - since >= self._retry_after
+
+    def refused(self, target: ReplyTarget) -> None:
+        self._refused[target.thread_ts is None] = self._clock()
+
+
+class SlackSink:
+    """Streams one answer into a DM or thread, with a status line while Kimi thinks.
+
+    Native streaming when Slack allows it, else ``chat.postMessage`` + ``chat.update``; either
+    way previews are paced by ``StreamPacer`` and long answers continue in further messages.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        target: ReplyTarget,
+        *,
+        interval: float,
+        gate: StreamGate,
+    ) -> None:
+        self._client = client
+        self.target = target
+        self.answer = Answer(
+            client,
+            target,
+            native=gate.allows(target),
+            on_stream_refused=lambda: gate.refused(target),
+        )
+        self._pacer = StreamPacer(self.answer.show, interval)
+        self._status_shown = False
+        self._open = False
+
+    async def begin(self) -> None:
+        self._open = True
+        await self._status(THINKING)
+
+    async def append(self, delta: str) -> None:
+        self._open = True
+        self._pacer.append(delta)
+
+    async def notice(self, text: str) -> None:
+        """Retry notices go in the status line: they pass, the answer stays clean."""
+        await self._status(text)
+
+    async def complete(self, text: str) -> None:
+        await self._close(text)
+
+    async def abort(self, partial_text: str, reason: str) -> None:
+        partial = partial_text.rstrip()
+        await self._close(f"{partial}\n\n⚠️ {reason}" if partial else f"⚠️ {reason}")
+
+    async def reply(self, text: str) -> None:
+        """A standalone message (command output, refusals) in the same place as answers."""
+        if self._open:
+            await self._close(self._pacer.text)
+        await Answer(self._client, self.target, native=False).finish(text)
+        await self._clear_status()
+
+    async def _close(self, text: str) -> None:
+        self._open = False
+        await self._pacer.finish()
+        try:
+            await self.answer.finish(text)
+        finally:
+            await self._clear_status()
+
+    async def _status(self, status: str) -> None:
+        """``assistant.threads.setStatus``: best effort, an answer never fails for it."""
+        if self.target.status_ts is None:
+            return
+        try:
+            await call(
+                lambda _: self._client.assistant_threads_setStatus(
+                    channel_id=self.target.channel,
+                    thread_ts=self.target.status_ts,  # type: ignore[arg-type]
+                    status=status,
+                ),
+                attempts=2,
+            )
+            self._status_shown = bool(status)
+        except SlackApiError as error:
+            log.debug("status line not shown: %s", error_code(error))
+
+    async def _clear_status(self) -> None:
+        if self._status_shown:
+            await self._status("")
+
+
+class EphemeralSink:
+    """Slash-command answers in channels: only the person who ran the command sees them."""
+
+    def __init__(self, respond: Callable[..., Awaitable[Any]]) -> None:
+        self._respond = respond
+
+    async def begin(self) -> None:
+        return None
+
+    async def append(self, delta: str) -> None:
+        return None
+
+    async def notice(self, text: str) -> None:
+        return None
+
+    async def complete(self, text: str) -> None:
+        await self.reply(text)
+
+    async def abort(self, partial_text: str, reason: str) -> None:
+        await self.reply(f"{partial_text}\n\n⚠️ {reason}".strip())
+
+    async def reply(self, text: str) -> None:
+        for part in split_markdown(text, MRKDWN_SOURCE_LIMIT):
+            await self._respond(text=to_mrkdwn(part), response_type="ephemeral")

@@ -1,0 +1,98 @@
+"""The ``/kimi`` slash command: ``/kimi reset`` becomes the engine command ``/reset``.
+
+In a DM the command acts on the DM conversation and answers there. In a channel there is no
+thread in a slash command's payload, and conversations live in threads: commands that act on
+a conversation get an ephemeral hint to use them in the thread; help and usage answer
+ephemerally.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.api import call, error_code
+from bots.slack.messages import SinkFactory
+from bots.slack.people import People
+from bots.slack.routing import PLATFORM, is_dm_channel
+from bots.slack.sink import EphemeralSink
+from bots.slack.target import ReplyTarget
+from core.commands import KNOWN_COMMANDS, parse_command
+from core.engine import Engine
+from core.types import Author, ConversationKey, Incoming
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+THREAD_COMMANDS = frozenset({"reset", "model", "system", "cancel", "ask"})
+CHANNEL_HINT = (
+    "In channels each thread is its own conversation, so send this inside the thread: "
+    "mention me with the command, e.g. `{mention} /{name}`."
+)
+
+
+def command_text(text: str) -> str:
+    """``reset`` → ``/reset``, nothing → ``/help``, anything else is a question (``/ask …``)."""
+    stripped = text.strip()
+    if not stripped:
+        return "/help"
+    word, *rest_of = stripped.split(maxsplit=1)
+    rest = rest_of[0] if rest_of else ""
+    name = word.lstrip("/").lower()
+    if name in KNOWN_COMMANDS:
+        return f"/{name} {rest}".strip()
+    return f"/ask {stripped}"
+
+
+class SlashCommands:
+    def __init__(
+        self, *, client: AsyncWebClient, engine: Engine, people: People, sinks: SinkFactory
+    ) -> None:
+        self._client = client
+        self._engine = engine
+        self._people = people
+        self._sinks = sinks
+        self._dms: dict[str, str] = {}
+
+    async def run(self, command: dict[str, Any], respond: Respond, bot_user_id: str | None) -> None:
+        text = command_text(str(command.get("text") or ""))
+        parsed = parse_command(text)
+        name = parsed.name if parsed else "ask"
+        user = str(command.get("user_id") or "")
+        team = str(command.get("team_id") or "")
+        channel = str(command.get("channel_id") or "")
+        person = await self._people.get(user)
+        author = Author(id=f"slack:{user}", name=person.name)
+        if is_dm_channel(channel) or command.get("channel_name") == "directmessage":
+            dm = await self._dm_channel(user, channel)
+            key = ConversationKey(platform=PLATFORM, workspace=team, chat=dm, thread="")
+            target = ReplyTarget(dm, thread_ts=None, status_ts=None, user_id=user, team_id=team)
+            incoming = Incoming(key, author, text, author_is_chat_admin=person.is_admin)
+            await self._engine.handle(incoming, self._sinks(target))
+            return
+        if name in THREAD_COMMANDS:
+            mention = f"<@{bot_user_id}>" if bot_user_id else "@kimi"
+            await respond(
+                text=CHANNEL_HINT.format(mention=mention, name=name), response_type="ephemeral"
+            )
+            return
+        key = ConversationKey(platform=PLATFORM, workspace=team, chat=channel, thread="")
+        await self._engine.handle(Incoming(key, author, text), EphemeralSink(respond))
+
+    async def _dm_channel(self, user: str, fallback: str) -> str:
+        """The bot's own DM with the user (the command may come from a DM with someone else)."""
+        if user in self._dms:
+            return self._dms[user]
+        try:
+            response = await call(lambda _: self._client.conversations_open(users=user))
+            channel = str(response["channel"]["id"])
+        except (SlackApiError, KeyError, TypeError) as error:
+            detail = error_code(error) if isinstance(error, SlackApiError) else "bad answer"
+            log.warning("conversations.open failed for %s: %s", user, detail)
+            return fallback
+        self._dms[user] = channel
+        return channel
