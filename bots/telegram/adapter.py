@@ -1,0 +1,160 @@
+"""TelegramAdapter: python-telegram-bot inside our event loop, beside the HTTP server and Slack.
+
+PTB's ``run_polling``/``run_webhook`` would own the event loop, so the lifecycle is manual:
+initialize, start, and long polling by default; with TELEGRAM_WEBHOOK_URL set, updates arrive
+on our own HTTP server (``POST /telegram/webhook``) instead and PTB runs without an Updater.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bots.http import Route
+from bots.telegram.addressing import BotIdentity
+from bots.telegram.commands import register_commands
+from bots.telegram.delivery import describe
+from bots.telegram.flood import FloodGuard
+from bots.telegram.updates import UpdateProcessor
+from bots.telegram.webhook import PATH, WebhookReceiver, derive_secret, webhook_url
+from core.config import ConfigError
+from core.service import Services
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE]
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll may wait
+# A generous read timeout makes "sent, but the answer timed out" (a duplicate on retry) rare.
+READ_TIMEOUT = 20.0
+
+
+class TelegramAdapter:
+    name = "telegram"
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        if settings.telegram_bot_token is None:
+            raise ValueError("TelegramAdapter needs TELEGRAM_BOT_TOKEN")
+        token = settings.telegram_bot_token.get_secret_value()
+        self._settings = settings
+        self._webhook_url = (
+            webhook_url(settings.telegram_webhook_url) if settings.telegram_webhook_url else None
+        )
+        api = settings.telegram_api_url
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+            .concurrent_updates(True)
+            .read_timeout(READ_TIMEOUT)
+        )
+        if self._webhook_url:
+            builder = builder.updater(None)
+        self.app: Application = builder.build()
+        self.guard = FloodGuard()
+        self._identity: BotIdentity | None = None
+        self.processor = UpdateProcessor(
+            settings=settings,
+            db=services.db,
+            engine=services.engine,
+            bot=self.app.bot,
+            identity=self.identity,
+            guard=self.guard,
+        )
+        self.app.add_handler(TypeHandler(Update, self.processor))
+        self.app.add_error_handler(self._on_error)
+        secret = settings.telegram_webhook_secret
+        self._secret = secret.get_secret_value() if secret else derive_secret(token)
+        self.webhook = WebhookReceiver(
+            self._secret,
+            bot=lambda: self.app.bot,
+            queue=lambda: self.app.update_queue,
+            ready=lambda: self.app.running,
+        )
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self._webhook_url else "polling"
+
+    def identity(self) -> BotIdentity:
+        if self._identity is None:
+            raise RuntimeError("TelegramAdapter is not started")
+        return self._identity
+
+    def routes(self) -> list[Route]:
+        if not self._webhook_url:
+            return []
+        return [("POST", PATH, self.webhook.handle)]
+
+    async def start(self) -> None:
+        """Check the token, register commands, then poll or set the webhook.
+
+        Start-up problems become a ConfigError naming the setting: PTB's own InvalidToken
+        message contains the token, so it must never reach a log or the terminal.
+        """
+        try:
+            await self._start()
+        except InvalidToken:
+            await self._abandon()
+            raise ConfigError(
+                "invalid setting TELEGRAM_BOT_TOKEN: Telegram rejected the token "
+                "(copy it again from @BotFather)"
+            ) from None
+        except BadRequest as exc:
+            await self._abandon()
+            raise ConfigError(
+                f"invalid setting TELEGRAM_WEBHOOK_URL/TELEGRAM_WEBHOOK_SECRET: {exc.message}"
+            ) from None
+        except NetworkError as exc:
+            await self._abandon()
+            raise ConfigError(
+                f"cannot reach the Telegram Bot API at {self._settings.telegram_api_url} "
+                f"(TELEGRAM_API_URL): {describe(exc)}"
+            ) from None
+
+    async def _start(self) -> None:
+        await self.app.initialize()  # getMe
+        bot = self.app.bot
+        self._identity = BotIdentity(id=bot.id, username=bot.username)
+        await register_commands(bot)
+        await self.app.start()
+        if self._webhook_url:
+            await bot.set_webhook(
+                self._webhook_url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                timeout=POLL_TIMEOUT,
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=self._on_polling_error,
+            )
+        log.info("telegram: @%s ready (%s)", bot.username, self.mode)
+
+    async def _abandon(self) -> None:
+        try:
+            await self.stop()
+        except Exception as exc:
+            log.debug("cleanup after a failed start: %s", type(exc).__name__)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let answers in progress finish, close connections.
+
+        The webhook is left registered: another instance (a rolling deploy) may be serving it.
+        """
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        log.error("telegram handler error: %s", describe(error) if error else "unknown")
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        log.warning("telegram polling error (will retry): %s", describe(error))

@@ -1,0 +1,175 @@
+"""One Telegram update in, one engine call out: dedupe, addressing, Incoming, sink, errors.
+
+Updates are processed concurrently (PTB ``concurrent_updates``); the engine serializes turns
+per conversation, and ``/cancel`` can therefore stop an answer that is still streaming.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from telegram import Bot, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bots.telegram.addressing import (
+    GROUP_TYPES,
+    BotIdentity,
+    address,
+    conversation_key,
+    topic_id,
+)
+from bots.telegram.admins import ChatAdmins
+from bots.telegram.attachments import attachment, file_of, too_large_text
+from bots.telegram.chat_action import TypingIndicator
+from bots.telegram.delivery import Body, ChatTarget, MessageWriter, describe
+from bots.telegram.flood import FloodGuard
+from bots.telegram.sink import TelegramSink
+from core import texts
+from core.commands import parse_command
+from core.config import Settings
+from core.engine import Engine
+from core.types import Author, Incoming
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[..., TelegramSink]
+
+
+class UpdateProcessor:
+    """The PTB callback for every update (a ``TypeHandler(Update, ...)``)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        engine: Engine,
+        bot: Bot,
+        identity: Callable[[], BotIdentity],
+        guard: FloodGuard,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._engine = engine
+        self._bot = bot
+        self._identity = identity
+        self._guard = guard
+        self._admins = ChatAdmins(bot)
+        self._no_drafts: set[int] = set()
+        self._drafts_everywhere = True
+        self.sink_factory: SinkFactory = TelegramSink
+        self.processed = 0  # updates fully handled (tests and health checks wait on it)
+
+    async def __call__(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            if isinstance(update, Update):
+                await self.process(update)
+        finally:
+            self.processed += 1
+
+    async def process(self, update: Update) -> None:
+        message = update.message
+        if message is None or message.chat.type not in (ChatType.PRIVATE, *GROUP_TYPES):
+            return  # edits, channel posts, callbacks: not conversation turns
+        sender = message.from_user
+        if sender is None or (sender.is_bot and message.sender_chat is None):
+            return
+        decision = address(message, self._identity())
+        incoming = self._incoming(message, decision.text)
+        target = ChatTarget(
+            chat_id=message.chat.id,
+            thread_id=topic_id(message),
+            is_group=incoming.is_group,
+            reply_to=message.message_id if incoming.is_group else None,
+        )
+        lang = texts.language_of(incoming.text)
+        try:
+            if not await self._db.events.claim("telegram", str(update.update_id)):
+                log.info("telegram update %s seen before; skipped", update.update_id)
+                return
+            if decision.addressed:
+                await self._answer(message, incoming, target, lang)
+            elif self._settings.telegram_group_context and incoming.text.strip():
+                await self._engine.remember(incoming)
+        except Exception as exc:
+            log.error(
+                "telegram update %s in %s failed: %s",
+                update.update_id,
+                incoming.key.label(),
+                describe(exc),
+            )
+            if decision.addressed:
+                await self._say(target, texts.text("internal", lang))
+
+    def _incoming(self, message: Message, text: str) -> Incoming:
+        sender = message.from_user
+        author = Author(
+            id=f"telegram:{sender.id}" if sender else "telegram:unknown",
+            name=sender.full_name if sender else "",
+        )
+        return Incoming(
+            key=conversation_key(message),
+            author=author,
+            text=text,
+            is_group=message.chat.type in GROUP_TYPES,
+            platform_message_id=str(message.message_id),
+        )
+
+    async def _answer(
+        self, message: Message, incoming: Incoming, target: ChatTarget, lang: str
+    ) -> None:
+        ref = file_of(message)
+        if ref is not None:
+            if ref.too_large and self._engine.access.allows(incoming):
+                await self._say(target, too_large_text(ref, lang))
+                return
+            if not ref.too_large:
+                incoming = replace(incoming, attachments=(attachment(self._bot, ref),))
+        command = parse_command(incoming.text)
+        if command is not None and command.name != "ask" and incoming.is_group:
+            # Which commands are admin-only is the core's business; it needs the fact (cached).
+            incoming = replace(incoming, author_is_chat_admin=await self._admins.is_admin(message))
+        typing = None
+        if (command is None or command.name == "ask") and self._engine.access.allows(incoming):
+            typing = TypingIndicator(self._bot, target.chat_id, target.thread_id)
+            typing.start()
+        private = not incoming.is_group
+        sink = self.sink_factory(
+            MessageWriter(self._bot, self._guard, target),
+            interval=(
+                self._settings.telegram_edit_interval_private
+                if private
+                else self._settings.telegram_edit_interval_group
+            ),
+            use_drafts=private
+            and self._drafts_everywhere
+            and target.chat_id not in self._no_drafts,
+            lang=lang,
+            typing=typing,
+            on_drafts_refused=lambda everywhere: self._drafts_refused(target.chat_id, everywhere),
+        )
+        try:
+            await self._engine.handle(incoming, sink)
+        finally:
+            if typing is not None:
+                typing.stop()
+
+    def _drafts_refused(self, chat_id: int, everywhere: bool) -> None:
+        if everywhere:
+            self._drafts_everywhere = False
+        elif len(self._no_drafts) < 100_000:
+            self._no_drafts.add(chat_id)
+
+    async def _say(self, target: ChatTarget, text: str) -> None:
+        """A short standalone message; used when something failed, so it must not raise."""
+        try:
+            await MessageWriter(self._bot, self._guard, target).send(
+                Body(text, markdown=False), final=True, reply=True
+            )
+        except TelegramError as exc:
+            log.error("could not tell chat %s about a problem: %s", target.chat_id, describe(exc))
