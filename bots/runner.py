@@ -10,6 +10,8 @@ from typing import Protocol
 from bots.http import HttpServer, Route, build_app
 from core.config import Settings
 from core.service import Services, start_services
+from core.workers import WorkerPresence
+from storage.records import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ class Adapter(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        """Post a standalone message into a conversation (e.g. a turn a crash interrupted)."""
+        ...
 
 
 def configured_adapters(services: Services) -> list[Adapter]:
@@ -56,16 +62,29 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await server.start()
     log.info("HTTP server on http://%s:%d (GET /healthz)", settings.host, server.port)
     started: list[Adapter] = []
+    by_platform = {adapter.name.lower(): adapter for adapter in adapters}
+
+    async def notify(key: ConversationKey, text: str) -> None:
+        adapter = by_platform.get(key.platform)
+        if adapter is not None:
+            await adapter.notify(key, text)
+
+    presence = WorkerPresence(services.db, services.engine.worker_id or "worker", notify)
     try:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
+        await presence.start()
         if not adapters:
             log.warning(NO_PLATFORM_HINT)
         await stop.wait()
-        log.info("shutting down")
+        log.info(
+            "shutting down: finishing answers in progress (up to %.0fs)", settings.shutdown_grace
+        )
+        await services.engine.drain(settings.shutdown_grace)
     finally:
+        await presence.stop()
         for adapter in reversed(started):
             try:
                 await adapter.stop()

@@ -22,7 +22,7 @@ from core.tokens import TokenEstimator, raw_estimate
 from core.tools.registry import ToolRegistry
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
 from core.types import Attachment, Incoming, ReplySink
-from storage import FAILED, ConversationRecord, Database
+from storage import COMPLETE, FAILED, ConversationRecord, Database
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Engine:
         estimator: TokenEstimator | None = None,
         library: DocumentLibrary | None = None,
         tools: ToolRegistry | None = None,
+        worker_id: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
@@ -57,6 +58,9 @@ class Engine:
         self._locks = locks or InProcessLocks()
         self._running: dict[int, asyncio.Task[object]] = {}
         self._cancelled: set[asyncio.Task[object]] = set()
+        self._in_flight: set[asyncio.Task[object]] = set()
+        self._closing = False
+        self.worker_id = worker_id
         self._turns = TurnRunner(
             db=db,
             kimi=kimi,
@@ -66,6 +70,8 @@ class Engine:
             catalog=catalog,
             library=library,
             tools=tools,
+            worker_id=worker_id,
+            shutting_down=lambda: self._closing,
         )
         self.library = library
         self.ingestion = Ingestion(library)
@@ -108,6 +114,13 @@ class Engine:
             tokens = self.estimator.text(incoming.text)
             await sink.reply(texts.text("too_long", lang, tokens=tokens, limit=MAX_MESSAGE_CHARS))
             return None
+        if self._closing:
+            await self.remember(incoming, answered=False)
+            await sink.reply(texts.text("restarting", lang))
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
         try:
             return await self._turn(incoming, sink)
         except asyncio.CancelledError:
@@ -121,6 +134,29 @@ class Engine:
             log.exception("turn crashed in %s", incoming.key.label())
             await _say_safely(sink, texts.text("internal", lang))
             return None
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    @property
+    def busy(self) -> int:
+        """Answers in progress or queued in this worker."""
+        return len(self._in_flight)
+
+    async def drain(self, grace: float) -> int:
+        """Stop taking new turns, let running ones finish for ``grace`` seconds, then stop the
+        rest visibly ("interrupted") and mark them incomplete. Returns how many were stopped."""
+        self._closing = True
+        pending = set(self._in_flight)
+        if pending:
+            log.info("waiting up to %.0fs for %d answer(s) in progress", grace, len(pending))
+            _, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+            log.warning("interrupted %d answer(s) at shutdown", len(pending))
+        return len(pending)
 
     async def _turn(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome | None:
         conversation = await self.db.conversations.get_or_create(
@@ -173,8 +209,9 @@ class Engine:
             )
         return bool(added)
 
-    async def remember(self, incoming: Incoming) -> None:
-        """Store a message as context without answering (group chatter, when enabled)."""
+    async def remember(self, incoming: Incoming, *, answered: bool = True) -> None:
+        """Store a message without answering: group chatter (as context), or a message that
+        arrived during shutdown (kept, but out of the context since it will be sent again)."""
         if not incoming.text.strip() or not self.access.allows(incoming):
             return
         conversation = await self.db.conversations.get_or_create(
@@ -188,6 +225,7 @@ class Engine:
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
             platform_message_id=incoming.platform_message_id,
+            status=COMPLETE if answered else FAILED,
         )
 
     async def cancel(self, incoming: Incoming) -> bool:

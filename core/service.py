@@ -12,6 +12,7 @@ from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
 from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
+from core.workers import new_worker_id
 from storage import Database
 
 
@@ -58,5 +59,6 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         ),
         library=library,
         tools=ToolRegistry.discover() if settings.kimi_tools else ToolRegistry(),
+        worker_id=new_worker_id(),
     )
     return Services(settings=settings, db=db, kimi=kimi, engine=engine)

@@ -33,6 +33,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "消息太长（约 {tokens} tokens，上限 {limit}）。请缩短，或作为文件发送。",
     },
     "cancelled": {"en": "Stopped.", "zh": "已停止。"},
+    "interrupted": {
+        "en": "Interrupted: the bot is restarting. Please ask again in a moment.",
+        "zh": "回答被中断：机器人正在重启，请稍后再问一次。",
+    },
+    "restarting": {
+        "en": "The bot is restarting; your message is saved. Please send it again in a moment.",
+        "zh": "机器人正在重启，您的消息已保存。请稍后重新发送。",
+    },
     "nothing_to_cancel": {"en": "Nothing to cancel.", "zh": "没有正在进行的回答。"},
     "retrying": {
         "en": "Kimi is busy, retrying in {seconds:.0f}s…",

@@ -79,7 +79,11 @@ class TurnRunner:
         catalog: Catalog,
         library: DocumentLibrary | None = None,
         tools: ToolRegistry | None = None,
+        worker_id: str | None = None,
+        shutting_down: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._worker_id = worker_id
+        self._shutting_down = shutting_down
         self._db = db
         self._kimi = kimi
         self._estimator = estimator
@@ -138,6 +142,7 @@ class TurnRunner:
                 status=IN_PROGRESS,
                 model=model.id,
                 reply_to_id=user_message_id,
+                worker_id=self._worker_id,
             )
         )
         await sink.begin()
@@ -156,9 +161,8 @@ class TurnRunner:
                 conversation, model, context, build, max_tokens, progress, sink, lang
             )
         except asyncio.CancelledError:
-            await asyncio.shield(
-                self._close(placeholder, progress, entries, sink, "cancelled", lang)
-            )
+            reason = "interrupted" if self._shutting_down() else "cancelled"
+            await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
             raise
         except errors.KimiError as exc:
             log.error(

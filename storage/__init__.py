@@ -18,6 +18,7 @@ from storage.records import (
     UsageTotals,
 )
 from storage.usage import UsageRepository
+from storage.workers import WorkerRepository
 
 __all__ = [
     "COMPLETE",
@@ -45,6 +46,7 @@ class Database:
         self.usage = UsageRepository(sessions)
         self.events = EventRepository(sessions)
         self.documents = DocumentRepository(self.engine)
+        self.workers = WorkerRepository(self.engine)
 
     @property
     def backend(self) -> str:

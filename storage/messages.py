@@ -51,6 +51,7 @@ class MessageRepository:
         platform_message_id: str | None = None,
         reply_to_id: int | None = None,
         participant: bool = False,
+        worker_id: str | None = None,
     ) -> int:
         """Insert a message; with ``participant`` also record its author, in the same transaction."""
         now = utcnow()
@@ -67,6 +68,7 @@ class MessageRepository:
                 model=model,
                 platform_message_id=platform_message_id,
                 reply_to_id=reply_to_id,
+                worker_id=worker_id,
                 created_at=now,
                 updated_at=now,
             )

@@ -87,13 +87,15 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     # Uncalibrated estimate (core.tokens.raw_estimate), scaled by the learnt factor when read.
     token_estimate: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="complete")
+    status: Mapped[str] = mapped_column(String(16), default="complete", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     platform_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # An answer points at the user message it answers, so history reads in turn order even when
     # a second message was stored while the first answer was still streaming.
     reply_to_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # The worker streaming an in-progress answer, so a survivor can close a dead worker's turns.
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -188,3 +190,17 @@ class LibraryEntry(Base):
     added_by: Mapped[str] = mapped_column(String(160), default="")
     added_by_name: Mapped[str] = mapped_column(String(256), default="")
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Worker(Base):
+    """A running ``kimi-bot run`` process and its last heartbeat."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(256), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

@@ -30,6 +30,7 @@ from bots.slack.slash import SlashCommands
 from bots.slack.target import ReplyTarget
 from core.service import Services
 from core.types import ReplySink
+from storage.records import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,12 @@ class SlackAdapter:
         if self.socket_mode:
             return []
         return [("POST", EVENTS_PATH, self.handle_http), ("POST", COMMANDS_PATH, self.handle_http)]
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        """A plain message into the channel (and thread) of a conversation."""
+        await self.client.chat_postMessage(
+            channel=key.chat, thread_ts=key.thread or None, text=text
+        )
 
     async def start(self) -> None:
         identity = await self.client.auth_test()

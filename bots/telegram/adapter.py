@@ -22,6 +22,7 @@ from bots.telegram.updates import UpdateProcessor
 from bots.telegram.webhook import PATH, WebhookReceiver, derive_secret, webhook_url
 from core.config import ConfigError
 from core.service import Services
+from storage.records import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,14 @@ class TelegramAdapter:
         if not self._webhook_url:
             return []
         return [("POST", PATH, self.webhook.handle)]
+
+    async def notify(self, key: ConversationKey, text: str) -> None:
+        """A plain message into the chat (and topic) of a conversation."""
+        await self.app.bot.send_message(
+            chat_id=int(key.chat),
+            text=text,
+            message_thread_id=int(key.thread) if key.thread else None,
+        )
 
     async def start(self) -> None:
         """Check the token, register commands, then poll or set the webhook.

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.catalog import Catalog
 from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
+from core.limits.calls import LimitedKimi
 from core.limits.clock import Clock, FakeClock, MonotonicClock, WallClock
 from core.limits.errors import ACCOUNT, USER, LimitExceeded, format_duration, wait_notice
 from core.limits.limiter import Limiter, Permit, WaitCallback
@@ -25,6 +26,7 @@ __all__ = [
     "FakeClock",
     "InProcessBackend",
     "LimitExceeded",
+    "LimitedKimi",
     "Limiter",
     "MonotonicClock",
     "Penalty",

@@ -492,11 +492,14 @@ class Limiter:
         while progressed and queue.users:
             progressed = False
             soonest = None
+            slots_full = False
             for user in queue.order():
                 waiters = queue.users.get(user)
                 if not waiters:
                     continue
                 waiter = waiters[0]
+                if slots_full and waiter.adm.take_slot:
+                    continue
                 if waiter.future.done():
                     queue.remove(waiter)
                     progressed = True
@@ -518,8 +521,13 @@ class Limiter:
                     soonest = hint if soonest is None else min(soonest, hint)
                 if decision.scope == ACCOUNT:
                     # Head of line for the account: letting a later user's smaller call pass
-                    # would starve this one. Users held back only by their own limit are skipped.
+                    # would starve this one. Users held back only by their own limit are skipped,
+                    # and when all slots are taken, retries of running calls (which keep their
+                    # slot) may still pass.
                     self._note_account(queue, decision, now, waiter.adm)
+                    if decision.limit == "concurrency":
+                        slots_full = True
+                        continue
                     break
         for waiter in considered:
             waiter.tried.set()

@@ -14,6 +14,11 @@ target_metadata = Base.metadata
 _MIGRATION_LOCK_ID = 72_411_009
 
 
+def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    """Autogenerate must not touch the FTS5 shadow tables the documents migration created."""
+    return not (type_ == "table" and name and name.startswith("document_sections_fts"))
+
+
 def run_migrations_online() -> None:
     connection = config.attributes["connection"]
     if connection.dialect.name == "postgresql":
@@ -22,6 +27,7 @@ def run_migrations_online() -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

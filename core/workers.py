@@ -1,0 +1,95 @@
+"""This worker's presence in the shared database, and recovery of turns dead workers left open.
+
+Every worker heartbeats; a sweeper closes answers still ``in_progress`` whose worker stopped
+heartbeating (a crash, ``kill -9``), marks them, and tells each chat once through its adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from storage import Database
+from storage.records import ConversationKey
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[ConversationKey, str], Awaitable[None]]
+
+INTERRUPTED_NOTICE = (
+    "Sorry — my previous answer here was interrupted by a restart and could not finish. "
+    "Please ask again."
+)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class WorkerPresence:
+    def __init__(
+        self,
+        db: Database,
+        worker_id: str,
+        notify: Notify,
+        *,
+        heartbeat_every: float = 10.0,
+        dead_after: float = 45.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self.worker_id = worker_id
+        self._notify = notify
+        self._every = heartbeat_every
+        self._dead_after = dead_after
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
+        await self.recover()
+        self._task = asyncio.create_task(self._loop(), name="worker-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._db.workers.unregister(self.worker_id)
+
+    async def recover(self) -> int:
+        """Close turns of workers that stopped heartbeating; tell each chat once."""
+        now = self._clock()
+        cutoff = now - timedelta(seconds=self._dead_after)
+        closed = await self._db.workers.close_abandoned(
+            alive_since=cutoff, started_before=now, reason="interrupted: its worker stopped"
+        )
+        for turn in closed:
+            log.warning(
+                "closed turn %d in %s left in progress by a stopped worker",
+                turn.message_id,
+                turn.key.label(),
+            )
+            try:
+                await self._notify(turn.key, INTERRUPTED_NOTICE)
+            except Exception as exc:
+                log.warning(
+                    "could not tell %s about the interrupted turn: %s", turn.key.label(), exc
+                )
+        return len(closed)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
+                await self.recover()
+            except Exception as exc:  # the database may be briefly away; try again next beat
+                log.warning("heartbeat failed: %s", type(exc).__name__)

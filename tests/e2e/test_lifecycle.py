@@ -1,0 +1,99 @@
+"""Graceful shutdown and crash recovery, through the real engine and database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from core.types import Author, CollectingSink, ConversationKey, Incoming
+from core.workers import INTERRUPTED_NOTICE, WorkerPresence
+from emulators.moonshot import Fault, ScriptedReply
+from storage import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE
+
+KEY = ConversationKey(platform="telegram", chat="42")
+ALICE = Author(id="telegram:42", name="Alice")
+
+
+class StreamingSink(CollectingSink):
+    """Signals the first streamed text, so a test can act mid-answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_text = asyncio.Event()
+
+    async def append(self, delta: str) -> None:
+        await super().append(delta)
+        self.first_text.set()
+
+
+def ask(text: str) -> Incoming:
+    return Incoming(key=KEY, author=ALICE, text=text)
+
+
+async def answers(services) -> list:
+    conversation = await services.db.conversations.active(KEY)
+    rows = await services.db.messages.page(conversation.id, limit=50)
+    return [r for r in reversed(rows)]
+
+
+async def test_drain_interrupts_visibly_after_the_grace_period(services, moonshot):
+    moonshot.enqueue(ScriptedReply(text="word " * 300))
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.05, times=1))
+    sink = StreamingSink()
+    task = asyncio.create_task(services.engine.handle(ask("long answer please"), sink))
+    await asyncio.wait_for(sink.first_text.wait(), 10)
+    stopped = await services.engine.drain(grace=0.2)
+    assert stopped == 1
+    assert task.done()
+    assert sink.aborted is not None
+    partial, reason = sink.aborted
+    assert partial and "restarting" in reason
+    rows = await answers(services)
+    assert rows[0].content == "long answer please" and rows[0].status == COMPLETE
+    assert rows[1].status == INCOMPLETE and rows[1].content == partial
+
+    late = CollectingSink()
+    await services.engine.handle(ask("are you there?"), late)
+    assert "restarting" in late.replies[0]
+    rows = await answers(services)
+    assert rows[-1].content == "are you there?" and rows[-1].status == FAILED, "kept, not answered"
+
+
+async def test_drain_lets_answers_finish_within_grace(services, moonshot):
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=1))
+    sink = CollectingSink()
+    task = asyncio.create_task(services.engine.handle(ask("short"), sink))
+    await asyncio.sleep(0.05)
+    assert await services.engine.drain(grace=10) == 0
+    await task
+    assert sink.final and sink.aborted is None
+
+
+async def test_recovery_closes_dead_workers_turns_and_tells_once(services, moonshot):
+    db = services.db
+    conversation = await db.conversations.get_or_create(KEY, is_group=False)
+    question = await db.messages.add(conversation.id, "user", "q", author_id=ALICE.id)
+    dead = await db.messages.add(
+        conversation.id, "assistant", "", status=IN_PROGRESS, reply_to_id=question, worker_id="dead"
+    )
+    await db.workers.heartbeat("alive", "host", 1)
+    live = await db.messages.add(
+        conversation.id,
+        "assistant",
+        "",
+        status=IN_PROGRESS,
+        reply_to_id=question,
+        worker_id="alive",
+    )
+    told: list[tuple[ConversationKey, str]] = []
+
+    async def notify(key: ConversationKey, text: str) -> None:
+        told.append((key, text))
+
+    later = lambda: datetime.now(UTC) + timedelta(seconds=1)  # noqa: E731
+    presence = WorkerPresence(db, "me", notify, dead_after=30, clock=later)
+    assert await presence.recover() == 1
+    assert told == [(KEY, INTERRUPTED_NOTICE)]
+    assert (await db.messages.get(dead)).status == FAILED
+    assert (await db.messages.get(live)).status == IN_PROGRESS, "a live worker's turn is untouched"
+    assert await presence.recover() == 0 and len(told) == 1, "told once"
