@@ -48,7 +48,8 @@ async def test_a_slow_long_stream_in_a_group_never_trips_flood_control(tg, moons
     tg.add_chat(GROUP, type="supergroup", title="Team")
     # Asking for an edit every 0.1 s: the flood guard must hold the floor anyway.
     bot = await start_bot(telegram_edit_interval_group=0.1)
-    moonshot.inject(Fault(kind="slow_tokens", delay=0.001))
+    # ~700 chunks at 5 ms: a stream of several seconds, so previews must be paced.
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.005))
     tg.user_message(GROUP, USER, "stream it [[len:4300]]", mention_bot=True)
     await handled(tg, bot, 1, within=30)
 
@@ -60,7 +61,8 @@ async def test_a_slow_long_stream_in_a_group_never_trips_flood_control(tg, moons
     edits = [c.timestamp for c in calls_to(tg, "editMessageText", GROUP)]
     sends = [c.timestamp for c in calls_to(tg, "sendMessage", GROUP)]
     stamps = sorted(edits + sends)
-    assert all(b - a >= 0.95 for a, b in itertools.pairwise(stamps))
+    # The guard spaces calls 1 s apart when sent; arrival times may jitter a little under load.
+    assert all(b - a >= 0.9 for a, b in itertools.pairwise(stamps))
     assert not any("not modified" in f.description for f in tg.failures)
 
 
