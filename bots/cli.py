@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--conversation", "-c", default="default", help="conversation name")
     chat.add_argument("--emulator", action="store_true", help="use a built-in Moonshot emulator")
 
+    from core.usage_cli import add_usage_parser
+
+    add_usage_parser(sub)
+
     emulator = sub.add_parser("emulator", help="run the Moonshot API emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8090)
@@ -81,6 +85,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await db.close()
         print(f"database is up to date ({db.backend})")
         return 0
+    if args.command == "usage":
+        from core.usage_cli import run_usage_command
+
+        return await run_usage_command(settings, args)
     async with _maybe_emulator(settings, getattr(args, "emulator", False)) as settings:
         if args.command == "run":
             from bots.runner import serve

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
     redis_url: str | None = None
+    limit_max_wait: float = Field(default=60.0, ge=0)
+    budget_user_daily_cny: float | None = Field(default=None, gt=0)
+    budget_user_monthly_cny: float | None = Field(default=None, gt=0)
+    budget_global_monthly_cny: float | None = Field(default=None, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"

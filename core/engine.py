@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 
 from core import texts
 from core.access import AccessPolicy
+from core.budgets import Budgets
 from core.catalog import Catalog, ModelSpec
 from core.commands import CommandHandler, parse_command
 from core.context import ContextBuilder
 from core.documents.ingestion import Ingestion
 from core.documents.library import DocumentLibrary
 from core.kimi import KimiClient
+from core.limits import Limiter
 from core.locks import ConversationLocks, InProcessLocks
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.registry import ToolRegistry
@@ -48,7 +50,11 @@ class Engine:
         tools: ToolRegistry | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiter: Limiter | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
+        self.budgets = budgets
+        self._clock = clock
         self.db = db
         self.kimi = kimi
         self.catalog = catalog
@@ -70,6 +76,7 @@ class Engine:
             catalog=catalog,
             library=library,
             tools=tools,
+            limiter=limiter,
             worker_id=worker_id,
             shutting_down=lambda: self._closing,
         )
@@ -175,6 +182,20 @@ class Engine:
             platform_message_id=incoming.platform_message_id,
             participant=True,
         )
+        if self.budgets is not None:  # no model call at all when over budget
+            refusal = await self.budgets.check(
+                incoming.author.id, self.access.is_admin(incoming.author.id), self._clock()
+            )
+            if refusal is not None:
+                await sink.reply(refusal.message(texts.language_of(incoming.text)))
+                await self.db.messages.finish(
+                    user_message_id,
+                    content=incoming.text,
+                    status=FAILED,
+                    token_estimate=raw_estimate(incoming.text),
+                    error=f"budget: {refusal.scope}",
+                )
+                return None
         async with self._locks.hold(conversation.id) as waited:
             if waited:  # settings may have changed (/model, /system) while we queued
                 conversation = await self.db.conversations.get(conversation.id) or conversation

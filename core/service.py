@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.access import AccessPolicy
+from core.budgets import Budgets
 from core.config import Settings, require_api_key
 from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
 from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
+from core.limits import Limiter, build_limiter
 from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
 from core.workers import new_worker_id
@@ -22,8 +24,10 @@ class Services:
     db: Database
     kimi: KimiClient
     engine: Engine
+    limiter: Limiter
 
     async def close(self) -> None:
+        await self.limiter.close()
         await self.kimi.close()
         await self.db.close()
 
@@ -40,6 +44,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         timeout=settings.kimi_request_timeout,
         policy=RetryPolicy(max_retries=settings.kimi_max_retries),
     )
+    limiter = build_limiter(settings)
     library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
     engine = Engine(
         db=db,
@@ -59,6 +64,8 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         ),
         library=library,
         tools=ToolRegistry.discover() if settings.kimi_tools else ToolRegistry(),
+        limiter=limiter,
+        budgets=Budgets.from_settings(settings, db),
         worker_id=new_worker_id(),
     )
-    return Services(settings=settings, db=db, kimi=kimi, engine=engine)
+    return Services(settings=settings, db=db, kimi=kimi, engine=engine, limiter=limiter)

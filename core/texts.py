@@ -78,6 +78,9 @@ def text(name: str, lang: str = "en", **values: object) -> str:
 
 
 def error_text(error: errors.KimiError, lang: str = "en") -> str:
+    localized = getattr(error, "localized", None)  # errors with their own texts (limits)
+    if callable(localized):
+        return str(localized(lang))
     if lang == "zh":
         for cls in type(error).__mro__:
             if cls in _ZH_ERRORS:

@@ -15,6 +15,7 @@ from core.documents.library import DocumentLibrary
 from core.documents.planning import max_tokens_for
 from core.kimi import Completion, KimiClient
 from core.ledger import usage_entry
+from core.limits import LimitedKimi, Limiter, wait_notice
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.loop import ToolLoop
 from core.tools.registry import ToolRegistry
@@ -79,11 +80,13 @@ class TurnRunner:
         catalog: Catalog,
         library: DocumentLibrary | None = None,
         tools: ToolRegistry | None = None,
+        limiter: Limiter | None = None,
         worker_id: str | None = None,
         shutting_down: Callable[[], bool] = lambda: False,
     ) -> None:
         self._worker_id = worker_id
         self._shutting_down = shutting_down
+        self._limiter = limiter
         self._db = db
         self._kimi = kimi
         self._estimator = estimator
@@ -158,7 +161,15 @@ class TurnRunner:
 
         try:
             context = await self._answer(
-                conversation, model, context, build, max_tokens, progress, sink, lang
+                conversation,
+                model,
+                context,
+                build,
+                max_tokens,
+                progress,
+                sink,
+                lang,
+                incoming.author.id,
             )
         except asyncio.CancelledError:
             reason = "interrupted" if self._shutting_down() else "cancelled"
@@ -213,6 +224,7 @@ class TurnRunner:
         progress: _Progress,
         sink: ReplySink,
         lang: str,
+        user_id: str,
     ) -> BuiltContext:
         """Stream the answer through the tool loop; if the context is still too long for
         Moonshot on the first call, shrink it once and retry."""
@@ -228,7 +240,20 @@ class TurnRunner:
             progress.completions.append(completion)
 
         web_search = bool(conversation.options.get(WEB_SEARCH_OPTION, self._settings.web_search))
-        loop = ToolLoop(self._kimi, self._tools, self._settings.tool_max_rounds)
+        kimi = self._kimi
+        if self._limiter is not None:
+
+            async def on_wait(seconds: float) -> None:
+                await sink.notice(wait_notice(seconds, lang))
+
+            kimi = LimitedKimi(  # type: ignore[assignment]
+                self._kimi,
+                self._limiter,
+                user_id=user_id,
+                estimator=self._estimator,
+                on_wait=on_wait,
+            )
+        loop = ToolLoop(kimi, self._tools, self._settings.tool_max_rounds)  # type: ignore[arg-type]
         for attempt in (1, 2):
             try:
                 await loop.run(

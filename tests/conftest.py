@@ -76,7 +76,7 @@ async def _clean(db: Database) -> None:
             await connection.execute(
                 text(
                     "TRUNCATE conversations, participants, messages, usage_records, "
-                    "processed_events, documents, document_sections, library_entries "
+                    "processed_events, documents, document_sections, library_entries, workers "
                     "RESTART IDENTITY CASCADE"
                 )
             )
