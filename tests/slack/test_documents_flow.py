@@ -1,0 +1,58 @@
+"""A file shared with the Slack bot is read by Moonshot's file-extract and answered about."""
+
+from __future__ import annotations
+
+import json
+
+from emulators.slack import SlackEmulator
+from tests.conftest import CORPUS
+from tests.slack.conftest import SlackBot
+
+
+def documents_in(request: dict) -> dict[str, str]:
+    found = {}
+    for message in request["messages"]:
+        if message["role"] != "system":
+            continue
+        try:
+            payload = json.loads(message["content"])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(payload, dict) and payload.get("type") == "file":
+            found[payload["filename"]] = payload["content"]
+    return found
+
+
+def texts(emu: SlackEmulator, channel: str, thread: str | None = None) -> list[str]:
+    return [m.text for m in emu.messages(channel, thread)]
+
+
+async def test_file_in_a_thread_is_shared_by_the_thread(
+    emu: SlackEmulator, bot: SlackBot, moonshot
+):
+    data = (CORPUS / "markitdown-test.xlsx").read_bytes()
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    file = emu.add_file("F9", "sheet.xlsx", mime, data, user="U1")
+    sent = await emu.user_message("C1", "U1", "what is in it?", mention_bot=True, files=[file])
+    await bot.idle()
+    thread = texts(emu, "C1", sent.ts)
+    assert any("Added “sheet.xlsx” as document #1" in t for t in thread)
+    assert (
+        "6ff4173b-42a5-4784-9b19-f49caff4d93d" in documents_in(moonshot.requests[-1])["sheet.xlsx"]
+    )
+    # Bob follows up in the same thread without a mention: the thread's library is shared.
+    await emu.user_message("C1", "U2", "and the second sheet?", thread_ts=sent.ts)
+    await bot.idle()
+    assert "sheet.xlsx" in documents_in(moonshot.requests[-1])
+    # A DM with Bob is another conversation: it does not see the thread's document.
+    await emu.user_message("D2", "U2", "what documents do you have?")
+    await bot.idle()
+    assert documents_in(moonshot.requests[-1]) == {}
+
+
+async def test_unsupported_file_gets_a_clear_reply(emu: SlackEmulator, bot: SlackBot, moonshot):
+    file = emu.add_file("F10", "blob.bin", "application/octet-stream", b"\x00\x01\x02", user="U1")
+    await emu.user_message("D1", "U1", "", files=[file])
+    await bot.idle()
+    assert any("not a format Kimi can read" in t for t in texts(emu, "D1"))
+    assert moonshot.requests == []

@@ -1,0 +1,63 @@
+"""A document sent to the Telegram bot is read by Moonshot's file-extract and answered about."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import CORPUS
+from tests.telegram.conftest import USER, handled, visible
+
+
+def documents_in(request: dict) -> dict[str, str]:
+    found = {}
+    for message in request["messages"]:
+        if message["role"] != "system":
+            continue
+        try:
+            payload = json.loads(message["content"])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(payload, dict) and payload.get("type") == "file":
+            found[payload["filename"]] = payload["content"]
+    return found
+
+
+async def test_document_with_caption_is_answered_from_its_content(tg, moonshot, start_bot):
+    tg.add_chat(USER, type="private")
+    bot = await start_bot()
+    data = (CORPUS / "markitdown-test.docx").read_bytes()
+    tg.user_document(
+        USER,
+        USER,
+        data,
+        "test.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        caption="What is this document about?",
+    )
+    await handled(tg, bot, 1, within=30)
+    shown = visible(tg, USER)
+    assert any("Added “test.docx” as document #1" in text for text in shown)
+    request = moonshot.requests[-1]
+    assert "314b0a30-5b04-470b-b9f7-eed2c2bec74a" in documents_in(request)["test.docx"]
+    assert request["messages"][-1]["content"] == "What is this document about?"
+    assert shown[-1].startswith("Echo (kimi-k2): What is this document about?")
+
+
+async def test_file_alone_gets_a_summary_and_docs_lists_it(tg, moonshot, start_bot):
+    tg.add_chat(USER, type="private")
+    bot = await start_bot()
+    tg.user_document(USER, USER, b"Owls meet at dawn by the old mill.", "owls.txt", "text/plain")
+    await handled(tg, bot, 1, within=30)
+    assert "two sentences" in moonshot.requests[-1]["messages"][-1]["content"]
+    tg.user_command(USER, USER, "/docs")
+    await handled(tg, bot, 2, within=30)
+    assert "#1 owls.txt" in visible(tg, USER)[-1]
+
+
+async def test_empty_document_is_refused_without_a_model_call(tg, moonshot, start_bot):
+    tg.add_chat(USER, type="private")
+    bot = await start_bot()
+    tg.user_document(USER, USER, b"", "empty.txt", "text/plain")
+    await handled(tg, bot, 1, within=30)
+    assert "empty" in visible(tg, USER)[-1]
+    assert moonshot.requests == []
