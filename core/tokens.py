@@ -14,7 +14,8 @@ from typing import Any
 MESSAGE_OVERHEAD = 4
 
 
-def _is_cjk(ch: str) -> bool:
+def is_cjk(ch: str) -> bool:
+    """Han, kana, hangul and CJK punctuation/full-width forms."""
     code = ord(ch)
     return (
         0x4E00 <= code <= 0x9FFF
@@ -38,7 +39,7 @@ def raw_estimate(text: str) -> int:
     other = 0
     wide = 0
     for ch in text:
-        if _is_cjk(ch):
+        if is_cjk(ch):
             cjk += 1
         elif ord(ch) < 128:
             other += 1

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,6 +54,26 @@ class SectionHit:
     content: str
     token_count: int
     score: float
+
+
+_LIBRARY_COLUMNS = (
+    LibraryEntry.number,
+    LibraryEntry.name,
+    LibraryEntry.document_id,
+    Document.token_count,
+    LibraryEntry.added_by,
+    LibraryEntry.added_by_name,
+    LibraryEntry.added_at,
+)
+
+
+def _library_query(conversation_id: int, *extra: Any) -> Select[Any]:
+    return (
+        select(*_LIBRARY_COLUMNS, *extra)
+        .join(Document, Document.id == LibraryEntry.document_id)
+        .where(LibraryEntry.conversation_id == conversation_id)
+        .order_by(LibraryEntry.number)
+    )
 
 
 class DocumentRepository:
@@ -167,45 +188,17 @@ class DocumentRepository:
         return number, True
 
     async def library(self, conversation_id: int) -> list[LibraryItem]:
-        query = (
-            select(
-                LibraryEntry.number,
-                LibraryEntry.name,
-                LibraryEntry.document_id,
-                Document.token_count,
-                LibraryEntry.added_by,
-                LibraryEntry.added_by_name,
-                LibraryEntry.added_at,
-            )
-            .join(Document, Document.id == LibraryEntry.document_id)
-            .where(LibraryEntry.conversation_id == conversation_id)
-            .order_by(LibraryEntry.number)
-        )
         async with self._engine.connect() as connection:
-            rows = await connection.execute(query)
+            rows = await connection.execute(_library_query(conversation_id))
             return [LibraryItem(*row) for row in rows]
 
     async def contents(self, conversation_id: int) -> list[tuple[LibraryItem, str, str]]:
         """Every library document with its full text and file type, in library order."""
-        query = (
-            select(
-                LibraryEntry.number,
-                LibraryEntry.name,
-                LibraryEntry.document_id,
-                Document.token_count,
-                LibraryEntry.added_by,
-                LibraryEntry.added_by_name,
-                LibraryEntry.added_at,
-                Document.content,
-                Document.file_type,
-            )
-            .join(Document, Document.id == LibraryEntry.document_id)
-            .where(LibraryEntry.conversation_id == conversation_id)
-            .order_by(LibraryEntry.number)
-        )
+        query = _library_query(conversation_id, Document.content, Document.file_type)
         async with self._engine.connect() as connection:
             rows = await connection.execute(query)
-            return [(LibraryItem(*row[:7]), row[7], row[8]) for row in rows]
+            width = len(_LIBRARY_COLUMNS)
+            return [(LibraryItem(*row[:width]), row[width], row[width + 1]) for row in rows]
 
     async def forget(self, conversation_id: int, number: int | None) -> int:
         """Remove one entry (or all with None) from the library; the extraction stays cached."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from core.tokens import is_cjk
+
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(f"[{_CJK}]+|[^\\W\\d_{_CJK}]+|\\d+", re.UNICODE)
 _ASCII_TOKEN = re.compile(r"[a-z]+|\d+")
@@ -20,17 +22,6 @@ _STOPWORDS = frozenset(
 )
 
 
-def _is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return (
-        0x4E00 <= code <= 0x9FFF
-        or 0x3400 <= code <= 0x4DBF
-        or 0x3040 <= code <= 0x30FF
-        or 0xAC00 <= code <= 0xD7AF
-        or 0xF900 <= code <= 0xFAFF
-    )
-
-
 def tokens(text: str) -> list[str]:
     """Lower-cased words (and numbers); CJK runs become overlapping bigrams."""
     lowered = text.lower()
@@ -38,7 +29,7 @@ def tokens(text: str) -> list[str]:
         return _ASCII_TOKEN.findall(lowered)
     out: list[str] = []
     for token in _TOKEN.findall(lowered):
-        if not _is_cjk(token[0]):
+        if not is_cjk(token[0]):
             out.append(token)
         elif len(token) == 1:
             out.append(token)
@@ -56,7 +47,7 @@ def query_terms(question: str, limit: int = 40) -> list[str]:
     """Distinct terms of a question worth searching for (no stopwords, no 1-letter words)."""
     seen: dict[str, None] = {}
     for term in tokens(question):
-        if term in _STOPWORDS or (len(term) < 2 and not _is_cjk(term)):
+        if term in _STOPWORDS or (len(term) < 2 and not is_cjk(term)):
             continue
         seen.setdefault(term, None)
     return list(seen)[:limit]

@@ -3,7 +3,6 @@ text extraction, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import openai
@@ -12,6 +11,7 @@ import pytest
 from core.service import start_services
 from core.types import Attachment, Author, CollectingSink, ConversationKey, Incoming
 from tests.conftest import CORPUS, EMULATOR_KEY, make_settings
+from tests.helpers import document_contents
 
 ALICE = Author(id="telegram:1", name="Alice")
 BOB = Author(id="telegram:2", name="Bob")
@@ -51,19 +51,6 @@ def message(
 
 def system_texts(request: dict) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "system"]
-
-
-def document_contents(request: dict) -> dict[str, str]:
-    """filename -> content of the document system messages Moonshot recommends."""
-    found = {}
-    for text in system_texts(request):
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(payload, dict) and payload.get("type") == "file":
-            found[payload["filename"]] = payload["content"]
-    return found
 
 
 CORPUS_CASES = [

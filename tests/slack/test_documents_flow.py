@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from emulators.slack import SlackEmulator
 from tests.conftest import CORPUS
+from tests.helpers import document_contents
 from tests.slack.conftest import SlackBot
-
-
-def documents_in(request: dict) -> dict[str, str]:
-    found = {}
-    for message in request["messages"]:
-        if message["role"] != "system":
-            continue
-        try:
-            payload = json.loads(message["content"])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(payload, dict) and payload.get("type") == "file":
-            found[payload["filename"]] = payload["content"]
-    return found
 
 
 def texts(emu: SlackEmulator, channel: str, thread: str | None = None) -> list[str]:
@@ -38,16 +23,17 @@ async def test_file_in_a_thread_is_shared_by_the_thread(
     thread = texts(emu, "C1", sent.ts)
     assert any("Added “sheet.xlsx” as document #1" in t for t in thread)
     assert (
-        "6ff4173b-42a5-4784-9b19-f49caff4d93d" in documents_in(moonshot.requests[-1])["sheet.xlsx"]
+        "6ff4173b-42a5-4784-9b19-f49caff4d93d"
+        in document_contents(moonshot.requests[-1])["sheet.xlsx"]
     )
     # Bob follows up in the same thread without a mention: the thread's library is shared.
     await emu.user_message("C1", "U2", "and the second sheet?", thread_ts=sent.ts)
     await bot.idle()
-    assert "sheet.xlsx" in documents_in(moonshot.requests[-1])
+    assert "sheet.xlsx" in document_contents(moonshot.requests[-1])
     # A DM with Bob is another conversation: it does not see the thread's document.
     await emu.user_message("D2", "U2", "what documents do you have?")
     await bot.idle()
-    assert documents_in(moonshot.requests[-1]) == {}
+    assert document_contents(moonshot.requests[-1]) == {}
 
 
 async def test_unsupported_file_gets_a_clear_reply(emu: SlackEmulator, bot: SlackBot, moonshot):

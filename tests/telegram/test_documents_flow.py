@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.conftest import CORPUS
+from tests.helpers import document_contents
 from tests.telegram.conftest import USER, handled, visible
-
-
-def documents_in(request: dict) -> dict[str, str]:
-    found = {}
-    for message in request["messages"]:
-        if message["role"] != "system":
-            continue
-        try:
-            payload = json.loads(message["content"])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(payload, dict) and payload.get("type") == "file":
-            found[payload["filename"]] = payload["content"]
-    return found
 
 
 async def test_document_with_caption_is_answered_from_its_content(tg, moonshot, start_bot):
@@ -38,7 +23,7 @@ async def test_document_with_caption_is_answered_from_its_content(tg, moonshot, 
     shown = visible(tg, USER)
     assert any("Added “test.docx” as document #1" in text for text in shown)
     request = moonshot.requests[-1]
-    assert "314b0a30-5b04-470b-b9f7-eed2c2bec74a" in documents_in(request)["test.docx"]
+    assert "314b0a30-5b04-470b-b9f7-eed2c2bec74a" in document_contents(request)["test.docx"]
     assert request["messages"][-1]["content"] == "What is this document about?"
     assert shown[-1].startswith("Echo (kimi-k2): What is this document about?")
 
