@@ -27,16 +27,20 @@ def _env(moonshot_url: str, db_url: str, **extra: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-async def _run(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+async def _run(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         KIMI_BOT,
         *args,
         env=env,
         cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    data = stdin.encode() if stdin is not None else None
+    out, err = await asyncio.wait_for(process.communicate(data), 60)
     return process.returncode or 0, out.decode(), err.decode()
 
 
@@ -55,6 +59,20 @@ async def test_ask_answers_and_remembers_across_processes(moonshot, db_url, tmp_
     assert users == ["my favourite colour is teal", "what is my favourite colour?"]
     assistant = [m for m in moonshot.requests[-1]["messages"] if m["role"] == "assistant"]
     assert len(assistant) == 1 and "teal" in assistant[0]["content"]
+
+
+async def test_chat_session_with_commands_and_memory(moonshot, sqlite_url, tmp_path):
+    env = _env(moonshot.base_url, sqlite_url)
+    script = "I keep bees\n/help\n/model moonshot-v1-32k\nwhat do I keep?\n"
+    code, out, err = await _run("chat", "-c", "garden", env=env, cwd=tmp_path, stdin=script)
+    assert code == 0
+    assert "Echo (kimi-k2): I keep bees" in out
+    assert "/reset — start a new conversation" in out
+    assert "Model switched to moonshot-v1-32k." in out
+    assert "Echo (moonshot-v1-32k): what do I keep?" in out
+    users = [m["content"] for m in moonshot.requests[-1]["messages"] if m["role"] == "user"]
+    assert users == ["I keep bees", "what do I keep?"]
+    assert "Ctrl-D" in err
 
 
 async def test_ask_model_switch_and_unknown_model(moonshot, sqlite_url, tmp_path):
