@@ -1,4 +1,4 @@
-"""The ``kimi-bot`` command: run, migrate, ask, chat, emulator."""
+"""The ``kimi-bot`` command: run, migrate, doctor, ask, chat, emulator, usage."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser(
+        "doctor", help="check configuration, database, Redis, Moonshot key and platform tokens"
+    )
 
     ask = sub.add_parser("ask", help="ask one question and stream the answer")
     ask.add_argument("text", help="the question")
@@ -59,12 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "emulator":
         return _run_emulator(args)
+    if args.command == "doctor":
+        from bots.doctor import run_doctor
+
+        configure_logging("ERROR")  # the report is the output; library chatter is not
+        return run_doctor()
     try:
         settings = load_settings()
     except ConfigError as exc:
         sys.stderr.write(f"kimi-bot: {exc}\n")
         return 2
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(settings.log_level, _secrets(settings), settings.log_format)
     try:
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:

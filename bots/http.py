@@ -1,35 +1,83 @@
-"""The HTTP server every deployment runs: health checks now, platform webhooks as adapters add them."""
+"""The HTTP server every deployment runs: health, readiness, metrics, and the platform webhooks.
+
+- ``GET /healthz``: the process is alive (no dependency checked: a restart would not help).
+- ``GET /readyz``: the database and Redis (when configured) answer; 503 naming what is down, so
+  a load balancer sends no traffic to a worker that could not serve it.
+- ``GET /metrics``: Prometheus text format (:mod:`core.metrics`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from core import metrics
 from storage import Database
 
 log = logging.getLogger(__name__)
 
 Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+Check = tuple[str, Callable[[], Awaitable[object]]]
+
+CHECK_TIMEOUT = 3.0  # a dependency that hangs is as down as one that refuses
 
 
-def build_app(db: Database, routes: list[Route] | None = None) -> web.Application:
+def readiness_checks(db: Database, redis: object | None = None) -> list[Check]:
+    """The dependencies a worker needs to serve: the database, and Redis when configured."""
+    checks: list[Check] = [("database", db.ping)]
+    if redis is not None:
+        checks.append(("redis", redis.ping))  # type: ignore[attr-defined]
+    return checks
+
+
+async def _state(check: Callable[[], Awaitable[object]]) -> str | None:
+    """None when the check passed, else a short reason (never a secret-bearing message)."""
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT)
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+def build_app(
+    db: Database, routes: list[Route] | None = None, *, checks: list[Check] | None = None
+) -> web.Application:
     app = web.Application(client_max_size=32 * 1024 * 1024)
+    readiness = checks if checks is not None else readiness_checks(db)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:
-        try:
-            await db.ping()
-        except Exception as exc:
-            log.warning("readiness check failed: database: %s", type(exc).__name__)
-            return web.json_response({"status": "unavailable", "database": "down"}, status=503)
-        return web.json_response({"status": "ready", "database": "ok"})
+        names = [name for name, _ in readiness]
+        states = await asyncio.gather(*(_state(check) for _, check in readiness))
+        body: dict[str, object] = {
+            name: "ok" if state is None else "down"
+            for name, state in zip(names, states, strict=True)
+        }
+        down = [name for name, state in zip(names, states, strict=True) if state is not None]
+        if down:
+            reasons = ", ".join(
+                f"{name}: {state}" for name, state in zip(names, states, strict=True) if state
+            )
+            log.warning("readiness check failed: %s", reasons)
+            body.update(status="unavailable", down=down)
+            return web.json_response(body, status=503)
+        body["status"] = "ready"
+        return web.json_response(body)
+
+    async def metrics_endpoint(_request: web.Request) -> web.Response:
+        payload, content_type = metrics.render()
+        return web.Response(body=payload, headers={"Content-Type": content_type})
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
     for method, path, handler in routes or []:
         app.router.add_route(method, path, handler)
     return app

@@ -7,8 +7,9 @@ import logging
 import signal
 from typing import Protocol
 
-from bots.http import HttpServer, Route, build_app
+from bots.http import HttpServer, Route, build_app, readiness_checks
 from core.config import Settings
+from core.log_context import bind_worker
 from core.service import Services, start_services
 from core.workers import WorkerPresence
 from storage.records import ConversationKey
@@ -54,13 +55,26 @@ def configured_adapters(services: Services) -> list[Adapter]:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     services = await start_services(settings)
+    bind_worker(services.engine.worker_id)
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
     adapters = configured_adapters(services)
     routes = [route for adapter in adapters for route in adapter.routes()]
-    server = HttpServer(build_app(services.db, routes), settings.host, settings.port)
+    checks = readiness_checks(services.db, services.redis)
+
+    async def accepting() -> None:
+        if services.engine.closing:  # draining: the load balancer should stop sending work
+            raise RuntimeError("shutting down")
+
+    checks.append(("worker", accepting))
+    server = HttpServer(build_app(services.db, routes, checks=checks), settings.host, settings.port)
     await server.start()
-    log.info("HTTP server on http://%s:%d (GET /healthz)", settings.host, server.port)
+    log.info(
+        "HTTP server on http://%s:%d (GET /healthz /readyz /metrics); worker %s",
+        settings.host,
+        server.port,
+        services.engine.worker_id,
+    )
     started: list[Adapter] = []
     by_platform = {adapter.name.lower(): adapter for adapter in adapters}
 
@@ -69,7 +83,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if adapter is not None:
             await adapter.notify(key, text)
 
-    presence = WorkerPresence(services.db, services.engine.worker_id or "worker", notify)
+    dead_after = settings.worker_dead_after
+    presence = WorkerPresence(
+        services.db,
+        services.engine.worker_id or "worker",
+        notify,
+        heartbeat_every=min(10.0, dead_after / 3),
+        dead_after=dead_after,
+    )
     try:
         for adapter in adapters:
             await adapter.start()

@@ -42,7 +42,12 @@ class Settings(BaseSettings):
     kimi_tool_max_rounds: int = Field(default=5, ge=1, le=20)
 
     database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
+    db_pool_size: int = Field(default=5, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
     redis_url: str | None = None
+    lock_lease: float = Field(default=30.0, gt=0)
+    worker_dead_after: float = Field(default=45.0, gt=0)
+    log_format: str = "text"
     limit_max_wait: float = Field(default=60.0, ge=0)
     budget_user_daily_cny: float | None = Field(default=None, gt=0)
     budget_user_monthly_cny: float | None = Field(default=None, gt=0)
@@ -76,6 +81,23 @@ class Settings(BaseSettings):
         """Comma-separated platform-qualified ids, e.g. ``telegram:123,slack:U42``."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("text", "json"):
+            raise ValueError("use text or json")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use redis://host:6379/0 (or rediss:// for TLS)")
         return value
 
     @field_validator("kimi_timezone")

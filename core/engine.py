@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from core import texts
+from core import metrics, texts
 from core.access import AccessPolicy
 from core.budgets import Budgets
 from core.catalog import Catalog, ModelSpec
@@ -19,16 +20,21 @@ from core.documents.ingestion import Ingestion
 from core.documents.library import DocumentLibrary
 from core.kimi import KimiClient
 from core.limits import Limiter
-from core.locks import ConversationLocks, InProcessLocks
+from core.locks import ConversationLocks, InProcessLocks, current_fence
+from core.log_context import conversation_scope
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.registry import ToolRegistry
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
-from core.types import Attachment, Incoming, ReplySink
+from core.types import Attachment, Author, Incoming, ReplySink
 from storage import COMPLETE, FAILED, ConversationRecord, Database
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 200_000
+
+
+class LockLost(Exception):
+    """The conversation's lock lapsed and another worker's turn started here meanwhile."""
 
 
 class Engine:
@@ -66,6 +72,7 @@ class Engine:
         self._cancelled: set[asyncio.Task[object]] = set()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
+        self._seen_speakers: dict[tuple[int, str], str] = {}
         self.worker_id = worker_id
         self._turns = TurnRunner(
             db=db,
@@ -128,22 +135,48 @@ class Engine:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        started = time.monotonic()
+        outcome_name = "crashed"
+        metrics.TURNS_IN_PROGRESS.inc()
         try:
-            return await self._turn(incoming, sink)
+            with conversation_scope(incoming.key):
+                outcome = await self._turn(incoming, sink)
+            outcome_name = outcome.status if outcome is not None else "refused"
+            return outcome
         except asyncio.CancelledError:
+            outcome_name = "interrupted" if self._closing else "cancelled"
             task = asyncio.current_task()
             if task is not None and task in self._cancelled:
                 self._cancelled.discard(task)
                 task.uncancel()
                 return None
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("turn crashed in %s", incoming.key.label())
+            metrics.record_error("lock_lost" if isinstance(exc, LockLost) else "internal")
             await _say_safely(sink, texts.text("internal", lang))
             return None
         finally:
+            metrics.TURNS_IN_PROGRESS.dec()
+            metrics.record_turn(incoming.platform, outcome_name, time.monotonic() - started)
             if task is not None:
                 self._in_flight.discard(task)
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`drain` started: new messages are kept but not answered."""
+        return self._closing
+
+    def _first_sight(self, conversation_id: int, author: Author) -> bool:
+        """Whether the participants row needs writing: new speaker here, or a new name.
+        A small per-worker memory saves that write on most turns."""
+        key = (conversation_id, author.id)
+        if self._seen_speakers.get(key) == author.name:
+            return False
+        if len(self._seen_speakers) > 50_000:
+            self._seen_speakers.clear()
+        self._seen_speakers[key] = author.name
+        return True
 
     @property
     def busy(self) -> int:
@@ -180,7 +213,7 @@ class Engine:
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
             platform_message_id=incoming.platform_message_id,
-            participant=True,
+            participant=self._first_sight(conversation.id, incoming.author),
         )
         if self.budgets is not None:  # no model call at all when over budget
             refusal = await self.budgets.check(
@@ -196,7 +229,10 @@ class Engine:
                     error=f"budget: {refusal.scope}",
                 )
                 return None
+        queued_at = time.monotonic()
         async with self._locks.hold(conversation.id) as waited:
+            metrics.record_lock_wait(time.monotonic() - queued_at)
+            await self._check_fence(conversation.id)
             if waited:  # settings may have changed (/model, /system) while we queued
                 conversation = await self.db.conversations.get(conversation.id) or conversation
             task = asyncio.current_task()
@@ -213,6 +249,29 @@ class Engine:
             finally:
                 if self._running.get(conversation.id) is task:
                     del self._running[conversation.id]
+
+    async def _check_fence(self, conversation_id: int) -> None:
+        """With fencing locks (Redis), record this turn's token on the conversation; a newer
+        token already there means our lock lapsed and another worker took over: stop."""
+        lease = current_fence.get()
+        if lease is None:
+            return
+        conversations = self.db.conversations
+        if await conversations.advance_fence(conversation_id, lease.fence):
+            return
+        stored = await conversations.fence(conversation_id)
+        # Still holding the lock but the counter is behind the database: Redis lost its data.
+        if await lease.refence(stored) and await conversations.advance_fence(
+            conversation_id, lease.fence
+        ):
+            log.warning(
+                "lock counter of conversation %d was behind the database (Redis restarted?); "
+                "resynchronized at %d",
+                conversation_id,
+                lease.fence,
+            )
+            return
+        raise LockLost(f"conversation {conversation_id}: fence {lease.fence} < {stored}")
 
     async def _ingest(
         self, conversation_id: int, incoming: Incoming, user_message_id: int, sink: ReplySink

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.access import AccessPolicy
 from core.budgets import Budgets
@@ -12,10 +14,13 @@ from core.documents.library import DocumentLibrary
 from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
 from core.limits import Limiter, build_limiter
+from core.locks import ConversationLocks, InProcessLocks, LocalFirst
 from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
 from core.workers import new_worker_id
 from storage import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -25,17 +30,48 @@ class Services:
     kimi: KimiClient
     engine: Engine
     limiter: Limiter
+    locks: ConversationLocks = field(default_factory=InProcessLocks)
+    redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (locks, leases, readiness)
 
     async def close(self) -> None:
         await self.limiter.close()
+        close_locks = getattr(self.locks, "close", None)
+        if close_locks is not None:
+            await close_locks()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.kimi.close()
         await self.db.close()
+
+
+def connect_redis(url: str) -> Any:
+    """A redis.asyncio client (lazy: nothing is sent until the first command)."""
+    import redis.asyncio as redis
+
+    return redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def build_locks(settings: Settings, db: Database, redis: Any = None) -> ConversationLocks:
+    """Redis (REDIS_URL) beats PostgreSQL advisory locks beats in-process (one SQLite worker)."""
+    if redis is not None:
+        from core.redis_locks import RedisLocks
+
+        return LocalFirst(RedisLocks(redis, lease=settings.lock_lease))
+    if db.backend == "postgresql":
+        from storage.advisory_locks import AdvisoryLocks
+
+        return LocalFirst(AdvisoryLocks(settings.database_url))
+    return InProcessLocks()
 
 
 async def start_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Everything the adapters need; applies migrations first so a fresh database just works."""
     api_key = require_api_key(settings)
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     if migrate:
         await db.migrate()
     kimi = KimiClient(
@@ -45,6 +81,8 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         policy=RetryPolicy(max_retries=settings.kimi_max_retries),
     )
     limiter = build_limiter(settings)
+    redis = connect_redis(settings.redis_url) if settings.redis_url else None
+    locks = build_locks(settings, db, redis)
     library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
     engine = Engine(
         db=db,
@@ -67,5 +105,15 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         limiter=limiter,
         budgets=Budgets.from_settings(settings, db),
         worker_id=new_worker_id(),
+        locks=locks,
     )
-    return Services(settings=settings, db=db, kimi=kimi, engine=engine, limiter=limiter)
+    log.debug("conversation locks: %s", type(getattr(locks, "shared", locks)).__name__)
+    return Services(
+        settings=settings,
+        db=db,
+        kimi=kimi,
+        engine=engine,
+        limiter=limiter,
+        locks=locks,
+        redis=redis,
+    )

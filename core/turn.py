@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from core import errors, texts
+from core import errors, metrics, texts
 from core.catalog import Catalog, ModelSpec
 from core.context import BuiltContext, ContextBuilder, MessageTooLong
 from core.documents.in_turn import DocumentContext
@@ -152,12 +152,15 @@ class TurnRunner:
         progress = _Progress()
 
         def entries(answer_id: int) -> list[UsageEntry]:
-            return [
+            """The turn's ledger rows (built once, when the answer is stored)."""
+            rows = [
                 usage_entry(
                     c, model, conversation, incoming, answer_id, context.estimate, self._estimator
                 )
                 for c in progress.completions
             ]
+            metrics.record_usage(rows)
+            return rows
 
         try:
             context = await self._answer(
@@ -176,6 +179,7 @@ class TurnRunner:
             await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
             raise
         except errors.KimiError as exc:
+            metrics.record_error(exc.kind)
             log.error(
                 "turn failed conversation=%s user=%s kind=%s detail=%s",
                 incoming.key.label(),
@@ -186,6 +190,7 @@ class TurnRunner:
             status = await self._close(placeholder, progress, entries, sink, exc, lang)
             return TurnOutcome(status, progress.text, await placeholder, exc, progress.completions)
         except Exception:
+            metrics.record_error("internal")
             log.exception("turn crashed in %s", incoming.key.label())
             status = await self._close(placeholder, progress, entries, sink, "internal", lang)
             return TurnOutcome(status, progress.text, await placeholder, None, progress.completions)

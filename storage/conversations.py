@@ -136,6 +136,27 @@ class ConversationRepository:
             row = (await connection.execute(query)).first()
         return _record(row) if row else None
 
+    async def advance_fence(self, conversation_id: int, fence: int) -> bool:
+        """Record that the turn holding fencing token ``fence`` starts now; False when a turn
+        with a newer token already started (the caller's lock lapsed and was taken over)."""
+        statement = (
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                (Conversation.turn_fence.is_(None)) | (Conversation.turn_fence < fence),
+            )
+            .values(turn_fence=fence)
+            .returning(Conversation.id)
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).first() is not None
+
+    async def fence(self, conversation_id: int) -> int:
+        """The newest fencing token seen for this conversation (0 if none)."""
+        query = select(Conversation.turn_fence).where(Conversation.id == conversation_id)
+        async with self._engine.connect() as connection:
+            return int((await connection.execute(query)).scalar() or 0)
+
     async def update_settings(self, conversation_id: int, **values: Any) -> None:
         """Set ``model``, ``system_prompt`` (None clears) or ``options``."""
         allowed = {"model", "system_prompt", "options"}

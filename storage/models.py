@@ -51,6 +51,8 @@ class Conversation(Base):
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The fencing token of the newest turn that started here (see core.redis_locks).
+    turn_fence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

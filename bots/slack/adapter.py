@@ -18,11 +18,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.http import Route
 from bots.slack.files import SlackFiles
 from bots.slack.messages import MessageHandler
+from bots.slack.metered import MeteredWebClient, shared_session
 from bots.slack.people import People
 from bots.slack.routing import route
 from bots.slack.sink import SlackSink, StreamGate
@@ -57,7 +57,9 @@ class SlackAdapter:
         self._stop_grace = stop_grace
         self._interval = settings.slack_update_interval
         # No rate-limit retry handler: bots.slack.api honours Retry-After itself.
-        self.client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+        self.client = MeteredWebClient(
+            token=token, base_url=settings.slack_api_url, session=shared_session()
+        )
         self.app = AsyncApp(
             client=self.client,
             signing_secret=secret.get_secret_value() if secret else "",
@@ -131,6 +133,8 @@ class SlackAdapter:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         await self.files.close()
+        if self.client.session is not None and not self.client.session.closed:
+            await self.client.session.close()
 
     async def idle(self) -> None:
         """Wait until every event taken so far has been fully handled (tests, shutdown)."""

@@ -3,6 +3,8 @@
 PTB's ``run_polling``/``run_webhook`` would own the event loop, so the lifecycle is manual:
 initialize, start, and long polling by default; with TELEGRAM_WEBHOOK_URL set, updates arrive
 on our own HTTP server (``POST /telegram/webhook``) instead and PTB runs without an Updater.
+With REDIS_URL set, polling is guarded by a lease so only one worker polls
+(:mod:`bots.telegram.polling_lease`); several workers should use the webhook.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from bots.telegram.addressing import BotIdentity
 from bots.telegram.commands import register_commands
 from bots.telegram.delivery import describe
 from bots.telegram.flood import FloodGuard
+from bots.telegram.metered import MeteredRequest
+from bots.telegram.polling_lease import PollingLease
 from bots.telegram.updates import UpdateProcessor
 from bots.telegram.webhook import PATH, WebhookReceiver, derive_secret, webhook_url
 from core.config import ConfigError
@@ -30,6 +34,7 @@ ALLOWED_UPDATES = [Update.MESSAGE]
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll may wait
 # A generous read timeout makes "sent, but the answer timed out" (a duplicate on retry) rare.
 READ_TIMEOUT = 20.0
+POLL_LEASE_SECONDS = 15.0  # with REDIS_URL: a dead poller is replaced within this time
 
 
 class TelegramAdapter:
@@ -51,11 +56,15 @@ class TelegramAdapter:
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
             .concurrent_updates(True)
-            .read_timeout(READ_TIMEOUT)
+            .request(MeteredRequest(connection_pool_size=256, read_timeout=READ_TIMEOUT))
+            .get_updates_request(MeteredRequest(connection_pool_size=1))
         )
         if self._webhook_url:
             builder = builder.updater(None)
         self.app: Application = builder.build()
+        self._redis = services.redis
+        self._worker_id = services.engine.worker_id or "worker"
+        self._lease: PollingLease | None = None
         self.guard = FloodGuard()
         self._identity: BotIdentity | None = None
         self.processor = UpdateProcessor(
@@ -135,14 +144,31 @@ class TelegramAdapter:
             await bot.set_webhook(
                 self._webhook_url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
             )
-        else:
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(
-                timeout=POLL_TIMEOUT,
-                allowed_updates=ALLOWED_UPDATES,
-                error_callback=self._on_polling_error,
+        elif self._redis is not None:
+            self._lease = PollingLease(
+                self._redis,
+                f"kimi:telegram:poller:{bot.id}",
+                start_polling=self._start_polling,
+                stop_polling=self._stop_polling,
+                owner=self._worker_id,
+                ttl=POLL_LEASE_SECONDS,
             )
+            await self._lease.start()
+        else:
+            await self._start_polling()
         log.info("telegram: @%s ready (%s)", bot.username, self.mode)
+
+    async def _start_polling(self) -> None:
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            timeout=POLL_TIMEOUT,
+            allowed_updates=ALLOWED_UPDATES,
+            error_callback=self._on_polling_error,
+        )
+
+    async def _stop_polling(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
 
     async def _abandon(self) -> None:
         try:
@@ -155,8 +181,10 @@ class TelegramAdapter:
 
         The webhook is left registered: another instance (a rolling deploy) may be serving it.
         """
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self._lease is not None:
+            await self._lease.close()
+            self._lease = None
+        await self._stop_polling()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()

@@ -51,6 +51,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from core import metrics
 from core.catalog import Catalog
 from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
 from core.limits.clock import Clock, MonotonicClock
@@ -331,7 +332,13 @@ class Limiter:
             user=self.catalog.user_limits_for(spec.id),
         )
         permit = Permit(self, adm, prompt, reserve)
-        permit.waited = await self._wait_admission(adm, on_wait)
+        try:
+            permit.waited = await self._wait_admission(adm, on_wait)
+        except LimitExceeded as exc:
+            metrics.record_limiter_refusal(spec.id, exc.scope, exc.limit)
+            raise
+        if permit.waited > 0:
+            metrics.record_limiter_wait(spec.id, permit.waited)
         permit.attempts = 1
         if self.backend.needs_heartbeat:
             permit._heartbeat = self._spawn(self._heartbeat(adm))

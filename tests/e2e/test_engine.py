@@ -119,14 +119,18 @@ async def test_dropped_stream_keeps_message_and_marks_incomplete(services, moons
 async def test_turns_of_one_conversation_never_interleave(services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=2))
     first, second = CollectingSink(), CollectingSink()
-    await asyncio.gather(
-        services.engine.handle(incoming("first question"), first),
-        services.engine.handle(incoming("second question"), second),
-    )
+    running = asyncio.create_task(services.engine.handle(incoming("first question"), first))
+    for _ in range(500):  # the second message arrives while the first answer streams
+        if first.deltas:
+            break
+        await asyncio.sleep(0.01)
+    await services.engine.handle(incoming("second question"), second)
+    await running
     assert first.final and second.final
+    assert first.final.endswith("first question") and second.final.endswith("second question")
     last = moonshot.requests[-1]["messages"]
-    roles = [m["role"] for m in last[1:]]
-    assert roles == ["user", "assistant", "user"]
+    assert [m["role"] for m in last[1:]] == ["user", "assistant", "user"]
+    assert last[2]["content"] == first.final, "the second turn saw the whole first answer"
     rows = await stored(services)
     assert len(rows) == 4
 

@@ -1,0 +1,301 @@
+"""``kimi-bot doctor``: check the configuration and every dependency, one line each, and say what
+to fix. Exit status 1 when anything failed, so it can gate a deploy (``kimi-bot doctor && …``).
+
+Each check talks to the real service the way the bot will: the database through our engine (and
+its migration head), Redis with PING, Moonshot with ``GET /v1/models`` through the openai SDK,
+Telegram with ``getMe`` and Slack with ``auth.test``. Nothing secret is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from core.config import ConfigError, Settings, load_settings
+
+OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+CHECK_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    status: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name}: {self.detail}"
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+# -- the checks ------------------------------------------------------------------------------------
+
+
+def check_configuration(settings: Settings) -> Result:
+    """Settings loaded (validation passed); notes on the deployment shape they describe."""
+    notes = []
+    backend = "PostgreSQL" if settings.database_url.startswith("postgresql") else "SQLite"
+    notes.append(f"database {backend}")
+    notes.append("Redis for limits and locks" if settings.redis_url else "in-process limits")
+    platforms = [
+        name
+        for name, enabled in (
+            ("Telegram", settings.telegram_enabled),
+            ("Slack", settings.slack_enabled),
+        )
+        if enabled
+    ]
+    notes.append("platforms: " + (", ".join(platforms) if platforms else "none (terminal only)"))
+    if settings.redis_url and backend == "SQLite":
+        notes.append("several workers need PostgreSQL: set DATABASE_URL=postgresql://…")
+    if settings.redis_url and settings.telegram_enabled and not settings.telegram_webhook_url:
+        notes.append("Telegram polls from one worker only: set TELEGRAM_WEBHOOK_URL to scale out")
+    if settings.slack_enabled and settings.slack_app_token and settings.redis_url:
+        notes.append(
+            "Slack Socket Mode: use HTTP events (unset SLACK_APP_TOKEN) behind a load balancer"
+        )
+    return Result("configuration", OK, "; ".join(notes))
+
+
+async def check_database(settings: Settings) -> Result:
+    from storage import Database
+    from storage.migrate import current_revision, head_revision, is_known_revision
+
+    where = safe_url(settings.database_url)
+    db = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        try:
+            await db.ping()
+        except Exception as exc:
+            return Result(
+                "database",
+                FAIL,
+                f"cannot connect to {where} ({_why(exc)}): is the server running, and are "
+                "DATABASE_URL's host, user, password and database name right?",
+            )
+        current, head = await current_revision(db.engine), head_revision()
+    finally:
+        await db.close()
+    if current == head:
+        return Result("database", OK, f"{where} reachable, schema at the head ({head})")
+    if current is None:
+        return Result("database", FAIL, f"{where} has no schema yet: run `kimi-bot migrate`")
+    if not is_known_revision(current):
+        return Result(
+            "database",
+            FAIL,
+            f"{where} is at revision {current}, newer than this release ({head}): "
+            "deploy the newer release here too",
+        )
+    return Result(
+        "database",
+        FAIL,
+        f"{where} is at revision {current}, code at {head}: run `kimi-bot migrate`",
+    )
+
+
+async def check_redis(settings: Settings) -> Result:
+    if not settings.redis_url:
+        return Result("redis", SKIP, "REDIS_URL not set (fine for one worker)")
+    import redis.asyncio as redis
+
+    client = redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    where = safe_url(settings.redis_url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return Result(
+            "redis",
+            FAIL,
+            f"cannot reach {where} ({_why(exc)}): is Redis running, is REDIS_URL right?",
+        )
+    finally:
+        await client.aclose()
+    return Result("redis", OK, f"{where} answers PING")
+
+
+async def check_moonshot(settings: Settings) -> Result:
+    import openai
+
+    from core.kimi import KimiClient
+
+    if settings.moonshot_api_key is None or not settings.moonshot_api_key.get_secret_value():
+        return Result(
+            "moonshot",
+            FAIL,
+            "MOONSHOT_API_KEY is not set: get a key in the Moonshot console (or run "
+            "`kimi-bot emulator` and point MOONSHOT_BASE_URL at it)",
+        )
+    kimi = KimiClient(
+        api_key=settings.moonshot_api_key.get_secret_value(),
+        base_url=settings.moonshot_base_url,
+        timeout=10.0,
+    )
+    base = settings.moonshot_base_url
+    try:
+        page = await kimi.sdk.models.list()
+        ids = [model.id for model in page.data]
+    except openai.AuthenticationError:
+        return Result(
+            "moonshot",
+            FAIL,
+            f"{base} rejected MOONSHOT_API_KEY (401): copy the key again from the Moonshot "
+            "console; keys from platform.moonshot.cn need api.moonshot.cn, keys from "
+            "platform.moonshot.ai need api.moonshot.ai (MOONSHOT_BASE_URL)",
+        )
+    except openai.APIConnectionError as exc:
+        return Result(
+            "moonshot", FAIL, f"cannot reach {base} ({_why(exc)}): check MOONSHOT_BASE_URL"
+        )
+    except openai.APIStatusError as exc:
+        return Result(
+            "moonshot", FAIL, f"{base} answered HTTP {exc.status_code} to GET /models: {_why(exc)}"
+        )
+    finally:
+        await kimi.close()
+    if settings.kimi_model not in ids:
+        return Result(
+            "moonshot",
+            FAIL,
+            f"key accepted, but KIMI_MODEL={settings.kimi_model} is not offered to this account "
+            f"(available: {', '.join(ids[:8])})",
+        )
+    return Result(
+        "moonshot", OK, f"key accepted by {base}; {len(ids)} models, {settings.kimi_model} included"
+    )
+
+
+async def check_telegram(settings: Settings) -> Result:
+    if settings.telegram_bot_token is None:
+        return Result("telegram", SKIP, "TELEGRAM_BOT_TOKEN not set")
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    api = settings.telegram_api_url
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+    )
+    try:
+        me = await bot.get_me()
+        mode = "webhook" if settings.telegram_webhook_url else "long polling"
+        detail = f"token accepted: @{me.username} ({mode})"
+        if settings.telegram_webhook_url:
+            info = await bot.get_webhook_info()
+            if info.last_error_message:
+                detail += f"; Telegram's last webhook error: {info.last_error_message}"
+    except InvalidToken:
+        return Result(
+            "telegram",
+            FAIL,
+            "Telegram rejected TELEGRAM_BOT_TOKEN: copy it again from @BotFather (/token)",
+        )
+    except NetworkError as exc:
+        return Result(
+            "telegram", FAIL, f"cannot reach {api} ({type(exc).__name__}): check TELEGRAM_API_URL"
+        )
+    except TelegramError as exc:
+        return Result("telegram", FAIL, f"getMe failed: {type(exc).__name__}: {exc}")
+    finally:
+        try:
+            await bot.shutdown()
+        except Exception:
+            pass
+    return Result("telegram", OK, detail)
+
+
+async def check_slack(settings: Settings) -> Result:
+    if settings.slack_bot_token is None:
+        return Result("slack", SKIP, "SLACK_BOT_TOKEN not set")
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or "error")
+        hint = (
+            "copy the Bot User OAuth Token (xoxb-…) again from the app's OAuth & Permissions page"
+            if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
+            else "see https://api.slack.com/methods/auth.test#errors"
+        )
+        return Result("slack", FAIL, f"Slack rejected SLACK_BOT_TOKEN ({code}): {hint}")
+    except Exception as exc:
+        return Result(
+            "slack",
+            FAIL,
+            f"cannot reach {settings.slack_api_url} ({_why(exc)}): check SLACK_API_URL",
+        )
+    mode = "Socket Mode" if settings.slack_app_token else "HTTP events"
+    return Result(
+        "slack",
+        OK,
+        f"token accepted: {identity.get('user')} in {identity.get('team')} ({mode})",
+    )
+
+
+# -- running them ----------------------------------------------------------------------------------
+
+Check = Callable[[Settings], Awaitable[Result]]
+CHECKS: list[tuple[str, Check]] = [
+    ("database", check_database),
+    ("redis", check_redis),
+    ("moonshot", check_moonshot),
+    ("telegram", check_telegram),
+    ("slack", check_slack),
+]
+
+
+async def _guarded(name: str, check: Check, settings: Settings) -> Result:
+    try:
+        return await asyncio.wait_for(check(settings), CHECK_TIMEOUT)
+    except TimeoutError:
+        return Result(name, FAIL, f"no answer within {CHECK_TIMEOUT:.0f}s")
+    except Exception as exc:  # a check must never crash the report
+        return Result(name, FAIL, f"check failed unexpectedly: {_why(exc)}")
+
+
+async def diagnose(settings: Settings) -> list[Result]:
+    """Every check, in a fixed order (configuration first); they run concurrently."""
+    config = check_configuration(settings)
+    results = await asyncio.gather(*(_guarded(name, check, settings) for name, check in CHECKS))
+    return [config, *results]
+
+
+def run_doctor(out: TextIO = sys.stdout) -> int:
+    """Load the settings and print one line per check; 1 if anything failed, else 0."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(Result("configuration", FAIL, str(exc)).line(), file=out)
+        return 1
+    results = asyncio.run(diagnose(settings))
+    for result in results:
+        print(result.line(), file=out)
+    failed = [r.name for r in results if r.status == FAIL]
+    print(
+        f"{len(failed)} problem(s): {', '.join(failed)}" if failed else "all checks passed",
+        file=out,
+    )
+    return 1 if failed else 0
