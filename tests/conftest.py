@@ -58,6 +58,21 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """``TEST_REDIS_URL``'s database, emptied first (limiter, lock and lease keys)."""
+    if not REDIS_URL:
+        _service_missing("Redis", "TEST_REDIS_URL")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return REDIS_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -12,22 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from core.limits import Backend
-from tests.conftest import REDIS_URL, _service_missing
+from tests.conftest import REDIS_URL
 from tests.limits.helpers import make_backend
-
-
-@pytest.fixture
-def redis_url() -> str:
-    if not REDIS_URL:
-        _service_missing("Redis", "TEST_REDIS_URL")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -13,27 +13,12 @@ from pathlib import Path
 import pytest
 
 from emulators.slack import SlackEmulator
-from tests.conftest import EMULATOR_KEY, POSTGRES_URL, REDIS_URL, _service_missing
+from tests.conftest import EMULATOR_KEY, POSTGRES_URL, _service_missing
 from tests.scaling.workers import Fleet, RoundRobin, create_database, drop_database, worker_env
 
 SLACK_TOKEN = "xoxb-scaling-test-token"
 SLACK_SECRET = "scaling-test-signing-secret"
 USERS = 12
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """``TEST_REDIS_URL``'s database, emptied first (lock, lease and limiter keys)."""
-    if not REDIS_URL:
-        _service_missing("Redis", "TEST_REDIS_URL")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture
