@@ -184,11 +184,11 @@ BENCHMARKS = (
         (),
         (),
         (
-            Metric("throughput, 1 worker", r"1 worker[^\n]*?([\d.]+) answers/s", unit="answers/s"),
-            Metric(
-                "throughput, 3 workers", r"3 workers[^\n]*?([\d.]+) answers/s", unit="answers/s"
-            ),
-            Metric("scaling factor (3 vs 1 worker)", r"scaling factor\s*:?\s*([\d.]+)"),
+            Metric("added latency, unloaded p50", r"unloaded[^\n]*?p50\s+([\d.]+) ms", unit="ms"),
+            Metric("added latency, unloaded p99", r"unloaded[^\n]*?p99\s+([\d.]+) ms", unit="ms"),
+            Metric("throughput, 1 worker", r"^1 worker\(s\)[^\n]*?([\d.]+) answers/s", unit="/s"),
+            Metric("throughput, 3 workers", r"^3 worker\(s\)[^\n]*?([\d.]+) answers/s", unit="/s"),
+            Metric("scaling factor (3 vs 1 worker)", r"scaling factor 3 vs 1 worker: ([\d.]+)x"),
         ),
     ),
     Benchmark(
@@ -229,14 +229,20 @@ def run_one(bench: Benchmark, quick: bool) -> tuple[str, str | None]:
     return output, None
 
 
-def collect(selected: list[Benchmark], quick: bool) -> Run:
+def from_log(log: str, name: str) -> tuple[str, str | None]:
+    """A benchmark's output from an earlier ``bench/run`` log (to re-read numbers)."""
+    match = re.search(rf"^--- {name} \(.*?\n(.*?)(?=^--- |\n\| benchmark)", log, flags=re.S | re.M)
+    return (match.group(1), None) if match else ("", f"{name}: not in the log")
+
+
+def collect(selected: list[Benchmark], quick: bool, log: str | None = None) -> Run:
     run = Run()
     for bench in selected:
-        output, failure = run_one(bench, quick)
+        output, failure = from_log(log, bench.name) if log is not None else run_one(bench, quick)
         if failure:
             run.failures.append(failure)
         for metric in bench.metrics:
-            match = re.search(metric.pattern, output, flags=re.S)
+            match = re.search(metric.pattern, output, flags=re.S | re.M)
             value = float(match.group(1)) if match else None
             status = metric.judge(value) if value is not None else ("no number" if output else "")
             run.rows.append(Row(bench.name, metric, value, status))
@@ -257,10 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs (minutes, not an hour)")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument("--from-log", help="re-read the numbers from a saved bench/run output")
     args = parser.parse_args(argv)
     wanted = {n for n in args.only.split(",") if n}
     selected = [b for b in BENCHMARKS if not wanted or b.name in wanted]
-    run = collect(selected, args.quick)
+    log = Path(args.from_log).read_text(encoding="utf-8") if args.from_log else None
+    run = collect(selected, args.quick, log)
     rendered = table(run)
     print("\n" + rendered)
     for failure in run.failures:
