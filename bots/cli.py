@@ -166,7 +166,12 @@ def _secrets(settings: Settings) -> list[str]:
         settings.slack_signing_secret,
         settings.slack_app_token,
     ]
-    return [v.get_secret_value() for v in values if v is not None]
+    secrets = [v.get_secret_value() for v in values if v is not None]
+    if settings.telegram_bot_token is not None and settings.telegram_webhook_secret is None:
+        from bots.telegram.webhook import derive_secret
+
+        secrets.append(derive_secret(settings.telegram_bot_token.get_secret_value()))
+    return secrets
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ class Engine:
 
     async def handle(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome | None:
         """Answer one message. Never raises for user-visible problems; says them in the chat."""
+        incoming = _without_nul(incoming)
         lang = texts.language_of(incoming.text)
         if not self.access.allows(incoming):
             log.info("refused %s in %s (not allowed)", incoming.author.id, incoming.key.label())
@@ -292,6 +293,7 @@ class Engine:
     async def remember(self, incoming: Incoming, *, answered: bool = True) -> None:
         """Store a message without answering: group chatter (as context), or a message that
         arrived during shutdown (kept, but out of the context since it will be sent again)."""
+        incoming = _without_nul(incoming)
         if not incoming.text.strip() or not self.access.allows(incoming):
             return
         conversation = await self.db.conversations.get_or_create(
@@ -327,6 +329,14 @@ def summary_request(attachments: tuple[Attachment, ...]) -> str:
     if len(attachments) == 1:
         return f"I sent the document {names}. Summarize it in two sentences."
     return f"I sent the documents {names}. Summarize each in two sentences."
+
+
+def _without_nul(incoming: Incoming) -> Incoming:
+    """NUL characters carry nothing readable and PostgreSQL text cannot store them."""
+    if "\x00" not in incoming.text and "\x00" not in incoming.author.name:
+        return incoming
+    author = replace(incoming.author, name=incoming.author.name.replace("\x00", ""))
+    return replace(incoming, text=incoming.text.replace("\x00", ""), author=author)
 
 
 def _with_text(incoming: Incoming, text: str) -> Incoming:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 
 from core import errors
@@ -233,6 +234,8 @@ class KimiClient:
             raise errors.StreamInterrupted(
                 f"connection error: {type(exc.__cause__).__name__}"
             ) from None
+        except httpx2.HTTPError as exc:  # a cut mid-body surfaces from iter_lines unwrapped
+            raise errors.StreamInterrupted(f"connection error: {type(exc).__name__}") from None
         except json.JSONDecodeError:
             raise errors.StreamInterrupted("malformed stream chunk") from None
         result.tool_calls = [calls[i] for i in sorted(calls)]

@@ -145,6 +145,8 @@ class SlackAdapter:
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """Bolt verifies the signature and timestamp (401 otherwise) and dispatches."""
+        if not request.headers.get("X-Slack-Request-Timestamp", "").strip().isdigit():
+            return web.Response(status=401, text="invalid request timestamp")
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 

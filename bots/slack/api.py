@@ -63,8 +63,11 @@ async def call(
             return await attempt(number)
         except SlackApiError as error:
             wait = retry_after(error)
+            status = getattr(error.response, "status_code", 200)
+            if wait is None and status >= 500:
+                wait = min(2.0**number, 8.0)  # Slack's own hiccup: back off, bounded
             if wait is None or number + 1 >= attempts:
                 raise
-            log.info("Slack rate limit: waiting %.0fs as Retry-After says", wait)
+            log.info("Slack API error %s: retrying in %.0fs", status, wait)
             await sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

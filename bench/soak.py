@@ -1,0 +1,431 @@
+"""Soak: many concurrent conversations for minutes, with realistic pacing, against the emulators.
+
+Each conversation is a user who asks, waits for the whole answer, thinks 1–5 s and asks again,
+until the time is up. Answers are 100–400 tokens streamed at 20 ms per token by the Moonshot
+emulator (its own process, ``--no-limits``). Most conversations go straight through the real
+engine (storage, context, limiter, Kimi client); a share (``--telegram``) goes through the real
+Telegram adapter (python-telegram-bot over HTTP) into the Telegram emulator, flood control on.
+
+Reported: turns completed, errors (a turn that did not end with the complete answer), RSS of
+this process at the start (after set-up, before load), at the end (after the load, after a
+garbage collection) and its maximum, sampled every second, and percentiles of the turn time
+and of the time to the first token (engine: ``handle`` called → first text delta; Telegram: the
+user's message → first visible draft or message).
+
+The bot's own limits are lifted with a models file (the catalog's kimi-k2 allows 10 RPM and 3
+concurrent calls; this is about our process, not the limiter). This process also runs the load
+generator and, with ``--telegram``, the Telegram emulator, whose records of every call are
+trimmed as the run goes so they do not count as our memory.
+
+    python -m bench.soak [--conversations 1000] [--minutes 10] [--telegram 0.1]
+                         [--token-delay 0.02] [--database URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import os
+import random
+import resource
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import EMULATOR_KEY, moonshot_subprocess
+from core.config import load_settings
+from core.service import Services, start_services
+from core.types import Author, ConversationKey, Incoming
+from storage import COMPLETE, IN_PROGRESS
+
+TOKEN = "123456:SOAK-BENCH-TOKEN"
+CHARS_PER_TOKEN = 4  # the emulator's [[len:N]] answers are N characters of short words
+UNLIMITED = "".join(
+    f'[models."{model}"]\nrpm = 1000000\ntpm = 1000000000\nconcurrency = 100000\n\n'
+    for model in ("kimi-k2", "moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k")
+)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now (Linux /proc; the peak elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+    except (OSError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) of this process, and of its child processes still running
+    (the Moonshot emulator), from /proc; (0, 0) where /proc is unavailable."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == os.getpid():  # ppid
+                    children += (int(fields[11]) + int(fields[12])) / ticks
+    return own.ru_utime + own.ru_stime, children
+
+
+def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "no samples"
+    ordered = sorted(samples)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
+
+    return f"p50 {at(0.50):.1f} ms, p95 {at(0.95):.1f} ms, p99 {at(0.99):.1f} ms"
+
+
+@dataclass
+class Stats:
+    turns: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    turn_time: dict[str, list[float]] = field(default_factory=lambda: {"engine": [], "tg": []})
+    first_token: dict[str, list[float]] = field(default_factory=lambda: {"engine": [], "tg": []})
+    rss: list[float] = field(default_factory=list)
+    loop_lag: list[float] = field(default_factory=list)
+    cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
+
+
+class TimingSink:
+    """Records when the first text arrives and how the answer ended."""
+
+    def __init__(self) -> None:
+        self.first_delta: float | None = None
+        self.final: str | None = None
+        self.aborted: str | None = None
+        self.replies: list[str] = []
+
+    async def begin(self) -> None:
+        return None
+
+    async def append(self, delta: str) -> None:
+        if self.first_delta is None:
+            self.first_delta = time.perf_counter()
+
+    async def notice(self, text: str) -> None:
+        return None
+
+    async def complete(self, text: str) -> None:
+        self.final = text
+
+    async def abort(self, partial_text: str, reason: str) -> None:
+        self.aborted = reason
+
+    async def reply(self, text: str) -> None:
+        self.replies.append(text)
+
+
+@dataclass
+class Load:
+    services: Services
+    stats: Stats
+    deadline: float
+    think: tuple[float, float]
+    tokens: tuple[int, int]
+
+    def question(self, rng: random.Random, turn: int) -> str:
+        chars = rng.randint(*self.tokens) * CHARS_PER_TOKEN
+        return f"turn {turn}: tell me more [[len:{chars}]]"
+
+    async def engine_user(self, number: int) -> None:
+        rng = random.Random(number)
+        key = ConversationKey(platform="soak", chat=str(number))
+        author = Author(id=f"soak:{number}", name=f"User {number}")
+        await asyncio.sleep(rng.uniform(0, self.think[1]))  # users do not all start at once
+        turn = 0
+        while time.monotonic() < self.deadline:
+            sink = TimingSink()
+            started = time.perf_counter()
+            try:
+                outcome = await self.services.engine.handle(
+                    Incoming(key, author, self.question(rng, turn)), sink
+                )
+            except Exception as exc:  # counted, never fatal for the run
+                self.stats.errors[f"engine raised {type(exc).__name__}"] += 1
+                outcome = None
+            elapsed = time.perf_counter() - started
+            if outcome is not None and outcome.status == COMPLETE and sink.final:
+                self.stats.turns["engine"] += 1
+                self.stats.turn_time["engine"].append(elapsed)
+                if sink.first_delta is not None:
+                    self.stats.first_token["engine"].append(sink.first_delta - started)
+            elif outcome is not None or sink.replies:
+                reason = sink.aborted or (sink.replies[-1] if sink.replies else outcome.status)
+                self.stats.errors[f"engine: {reason[:60]}"] += 1
+            turn += 1
+            await asyncio.sleep(rng.uniform(*self.think))
+
+
+class TelegramLoad:
+    """Users in private Telegram chats; a turn ends when the adapter finished the update."""
+
+    def __init__(self, load: Load, tg: Any, adapter: Any) -> None:
+        self.load = load
+        self.tg = tg
+        self.done: dict[int, asyncio.Event] = {}
+        self.first_visible: dict[int, float] = {}
+        processor = adapter.processor
+        original_process = processor.process
+        original_factory = processor.sink_factory
+        chats: dict[int, int] = {}
+
+        async def process(update: Any) -> None:
+            if update.message is not None:
+                chats[update.message.chat.id] = update.update_id
+            try:
+                await original_process(update)
+            finally:
+                self.done.setdefault(update.update_id, asyncio.Event()).set()
+
+        def sink_factory(writer: Any, **kwargs: Any) -> Any:
+            sink = original_factory(writer, **kwargs)
+            update_id = chats.get(writer.target.chat_id)
+            original_visible = sink._visible
+
+            def visible() -> None:
+                if update_id is not None and update_id not in self.first_visible:
+                    self.first_visible[update_id] = time.perf_counter()
+                original_visible()
+
+            sink._visible = visible
+            return sink
+
+        processor.process = process
+        processor.sink_factory = sink_factory
+
+    async def user(self, number: int) -> None:
+        rng = random.Random(1_000_000 + number)
+        chat = 10_000_000 + number
+        await asyncio.sleep(rng.uniform(0, self.load.think[1]))
+        turn = 0
+        while time.monotonic() < self.load.deadline:
+            known = len(self.tg.messages(chat))
+            started = time.perf_counter()
+            update = self.tg.user_message(chat, chat, self.load.question(rng, turn))
+            update_id = update["update_id"]
+            event = self.done.setdefault(update_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), 300)
+            except TimeoutError:
+                self.load.stats.errors["telegram: no answer within 300 s"] += 1
+                continue
+            elapsed = time.perf_counter() - started
+            shown = [m.text or "" for m in self.tg.messages(chat)[known:] if not m.deleted]
+            if shown and shown[0].startswith("P1.1:") and "incomplete" not in shown[-1]:
+                self.load.stats.turns["telegram"] += 1
+                self.load.stats.turn_time["tg"].append(elapsed)
+                if update_id in self.first_visible:
+                    self.load.stats.first_token["tg"].append(
+                        self.first_visible.pop(update_id) - started
+                    )
+            else:
+                self.load.stats.errors[f"telegram: {(shown or ['nothing shown'])[-1][:60]}"] += 1
+            self.done.pop(update_id, None)
+            turn += 1
+            await asyncio.sleep(rng.uniform(*self.load.think))
+
+
+def trim_telegram_records(tg: Any) -> None:
+    """The emulator keeps every call and message for tests; a soak only needs recent ones."""
+    state = tg.state
+    state.calls.clear()
+    state.failures.clear()
+    state.drafts.clear()
+    state.chat_actions.clear()
+    if len(state.sent) > 5000:
+        del state.sent[:-2000]
+        state.sent_index = {(m.chat_id, m.message_id): m for m in state.sent}
+    for chat in state.chats.values():
+        if len(chat.messages) > 50:
+            for message_id in sorted(chat.messages)[:-20]:
+                del chat.messages[message_id]
+
+
+async def sample_rss(stats: Stats, tg: Any | None) -> None:
+    while True:
+        stats.rss.append(rss_mb())
+        if tg is not None:
+            trim_telegram_records(tg)
+        await asyncio.sleep(1.0)
+
+
+async def sample_loop_lag(stats: Stats) -> None:
+    """How late a 100 ms timer fires: the event loop's own queueing delay."""
+    while True:
+        planned = time.perf_counter() + 0.1
+        await asyncio.sleep(0.1)
+        stats.loop_lag.append(max(0.0, time.perf_counter() - planned))
+
+
+@contextlib.asynccontextmanager
+async def telegram_side(services: Services, enabled: bool) -> AsyncIterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from bots.telegram import TelegramAdapter
+
+    adapter = TelegramAdapter(services)
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+
+
+async def run(args: argparse.Namespace) -> int:
+    warnings.filterwarnings("ignore", module="telegram")
+    telegram_users = round(args.conversations * args.telegram)
+    engine_users = args.conversations - telegram_users
+    stats = Stats()
+    async with moonshot_subprocess("--no-limits", "--token-delay", str(args.token_delay)) as url:
+        tg = None
+        if telegram_users:
+            from emulators.telegram import TelegramEmulator
+
+            tg = TelegramEmulator(token=TOKEN, bot_username="kimi_soak_bot")
+            await tg.start()
+        with tempfile.TemporaryDirectory() as tmp:
+            models = Path(tmp) / "models.toml"
+            models.write_text(UNLIMITED)
+            settings = load_settings(
+                moonshot_api_key=EMULATOR_KEY,
+                moonshot_base_url=url,
+                database_url=args.database or f"sqlite+aiosqlite:///{Path(tmp) / 'soak.db'}",
+                kimi_models_file=str(models),
+                telegram_bot_token=TOKEN if tg else None,
+                telegram_api_url=tg.url if tg else "https://api.telegram.org",
+                log_level="WARNING",
+                _env_file=None,
+            )
+            services = await start_services(settings)
+            try:
+                async with telegram_side(services, tg is not None) as adapter:
+                    gc.collect()
+                    rss_start = rss_mb()
+                    started = time.monotonic()
+                    load = Load(
+                        services,
+                        stats,
+                        started + args.minutes * 60,
+                        (args.think_min, args.think_max),
+                        (args.tokens_min, args.tokens_max),
+                    )
+                    samplers = [
+                        asyncio.create_task(sample_rss(stats, tg)),
+                        asyncio.create_task(sample_loop_lag(stats)),
+                    ]
+                    cpu_before = cpu_seconds()
+                    users = [load.engine_user(i) for i in range(engine_users)]
+                    if adapter is not None:
+                        telegram = TelegramLoad(load, tg, adapter)
+                        users += [telegram.user(i) for i in range(telegram_users)]
+                    await asyncio.gather(*users)
+                    ran = time.monotonic() - started
+                    cpu_after = cpu_seconds()
+                    stats.cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+                    for sampler in samplers:
+                        sampler.cancel()
+                gc.collect()
+                rss_end = rss_mb()
+                left = await leftover_answers(services)
+            finally:
+                await services.close()
+                if tg is not None:
+                    await tg.stop()
+    report(args, stats, engine_users, telegram_users, ran, rss_start, rss_end, left)
+    return 0
+
+
+async def leftover_answers(services: Services) -> int:
+    """Answers still marked in progress after every user stopped (there should be none)."""
+    from sqlalchemy import func, select
+
+    from storage.models import Message
+
+    async with services.db.engine.connect() as connection:
+        query = select(func.count(Message.id)).where(Message.status == IN_PROGRESS)
+        return int((await connection.execute(query)).scalar() or 0)
+
+
+def report(
+    args: argparse.Namespace,
+    stats: Stats,
+    engine_users: int,
+    telegram_users: int,
+    ran: float,
+    rss_start: float,
+    rss_end: float,
+    left: int,
+) -> None:
+    turns = sum(stats.turns.values())
+    errors = sum(stats.errors.values())
+    per_minute = [f"{stats.rss[i]:.0f}" for i in range(0, len(stats.rss), 60)]
+    print(
+        f"soak: {args.conversations} conversations ({telegram_users} through Telegram) for "
+        f"{ran / 60:.1f} min; answers {args.tokens_min}-{args.tokens_max} tokens at "
+        f"{args.token_delay * 1000:.0f} ms/token; thinking {args.think_min:g}-{args.think_max:g} s"
+    )
+    print(
+        f"turns completed : {turns} (engine {stats.turns['engine']}, telegram "
+        f"{stats.turns['telegram']}), {turns / ran:.1f} turns/s"
+    )
+    print(f"errors: {errors}")
+    for kind, count in stats.errors.most_common(10):
+        print(f"  {count} x {kind}")
+    every_turn = stats.turn_time["engine"] + stats.turn_time["tg"]
+    every_first = stats.first_token["engine"] + stats.first_token["tg"]
+    print(f"turn time (all)         : {percentiles(every_turn)}")
+    print(f"first token (all)       : {percentiles(every_first)}")
+    print(f"turn time (engine)      : {percentiles(stats.turn_time['engine'])}")
+    print(f"first token (engine)    : {percentiles(stats.first_token['engine'])}")
+    if telegram_users:
+        print(f"turn time (telegram)    : {percentiles(stats.turn_time['tg'])}")
+        print(f"first visible (telegram): {percentiles(stats.first_token['tg'])}")
+    print(
+        f"RSS: start {rss_start:.1f} MB, end {rss_end:.1f} MB, "
+        f"max {max(stats.rss or [rss_end]):.1f} MB (each minute: {', '.join(per_minute)} MB)"
+    )
+    print(f"answers left in progress: {left}")
+    print(
+        f"CPU during the load: this process {stats.cpu[0] / ran * 100:.0f}% of a core, "
+        f"Moonshot emulator {stats.cpu[1] / ran * 100:.0f}% of a core "
+        f"({os.cpu_count()} cores); event-loop lag {percentiles(stats.loop_lag)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--telegram", type=float, default=0.1, help="share through Telegram")
+    parser.add_argument("--token-delay", type=float, default=0.02, help="seconds per token")
+    parser.add_argument("--tokens-min", type=int, default=100)
+    parser.add_argument("--tokens-max", type=int, default=400)
+    parser.add_argument("--think-min", type=float, default=1.0)
+    parser.add_argument("--think-max", type=float, default=5.0)
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    if not 0 <= args.telegram <= 1 or args.conversations < 1 or args.minutes <= 0:
+        parser.error("need --conversations >= 1, --minutes > 0 and 0 <= --telegram <= 1")
+    raise SystemExit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()
