@@ -35,11 +35,23 @@ def split_for_telegram(text: str, limit: int = PART_LIMIT) -> list[str]:
     """Parts of the Markdown answer, in order, each rendering to at most one message."""
     parts: list[str] = []
     for part in split_markdown(text, limit):
-        if utf16_len(part) > limit and limit >= 80:  # emoji and other astral characters count 2
-            parts.extend(split_for_telegram(part, limit // 2))
-        else:
-            parts.append(part)
+        parts.extend(_fit_utf16(part, limit))
     return parts
+
+
+def _fit_utf16(part: str, limit: int) -> list[str]:
+    """Telegram counts UTF-16 units (emoji count 2): re-split a part that is too long in
+    units with a character budget scaled to its own density, always against the real limit."""
+    units = utf16_len(part)
+    if units <= limit:
+        return [part]
+    chars = max(40, limit * len(part) // units)
+    if chars >= len(part):  # cannot get smaller; leave it to the sender's plain-text fallback
+        return [part]
+    pieces: list[str] = []
+    for piece in split_markdown(part, chars):
+        pieces.extend(_fit_utf16(piece, limit))
+    return pieces
 
 
 def close_open_fence(text: str) -> str:

@@ -575,13 +575,6 @@ async def test_broken_markdown_answers_reach_telegram(
     assert tg.flood_violations == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bots/telegram/formatting.py split_for_telegram halves the limit on every "
-    "recursion and compares the UTF-16 length with the halved limit, so a long answer of "
-    "astral characters (emoji) is cut into dozens of tiny messages (2,100 emoji: 64 messages, "
-    "about a minute of flood-limited sending) instead of 2",
-)
 @pytest.mark.parametrize("answer", ["😀" * 2100, "😀 " * 1400], ids=["emoji", "emoji-words"])
 def test_long_emoji_answers_split_into_few_telegram_messages(answer: str) -> None:
     from bots.telegram.formatting import split_for_telegram
