@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
     db_pool_size: int = Field(default=5, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=500)
+    # PostgreSQL without Redis: connections a worker may open to wait for a conversation that
+    # another worker is answering (uncontended locks all share one connection).
+    db_lock_wait_connections: int = Field(default=10, ge=1, le=500)
     redis_url: str | None = None
     lock_lease: float = Field(default=30.0, gt=0)
     worker_dead_after: float = Field(default=45.0, gt=0)

@@ -60,7 +60,9 @@ def build_locks(settings: Settings, db: Database, redis: Any = None) -> Conversa
     if db.backend == "postgresql":
         from storage.advisory_locks import AdvisoryLocks
 
-        return LocalFirst(AdvisoryLocks(settings.database_url))
+        return LocalFirst(
+            AdvisoryLocks(settings.database_url, wait_connections=settings.db_lock_wait_connections)
+        )
     return InProcessLocks()
 
 

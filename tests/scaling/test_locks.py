@@ -16,11 +16,11 @@ import redis.asyncio as redis
 from core.engine import LockLost
 from core.locks import InProcessLocks, LocalFirst, current_fence
 from core.redis_locks import RedisLocks
-from core.service import build_locks
+from core.service import build_locks, start_services
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 from storage import Database
-from storage.advisory_locks import AdvisoryLocks
-from tests.conftest import make_settings
+from storage.advisory_locks import NAMESPACE, AdvisoryLocks, asyncpg_dsn
+from tests.conftest import EMULATOR_KEY, make_settings
 
 
 @pytest.fixture
@@ -223,13 +223,51 @@ async def test_engine_refuses_a_turn_whose_lock_was_taken_over(services) -> None
 # -- PostgreSQL advisory locks ----------------------------------------------------------------------
 
 
-async def test_advisory_locks_exclude_each_other_across_instances(postgres_url: str) -> None:
-    waited = await overlapping([AdvisoryLocks(postgres_url), AdvisoryLocks(postgres_url)], 11)
+@pytest.fixture
+async def advisory(postgres_url: str) -> AsyncIterator[Callable[..., AdvisoryLocks]]:
+    """``advisory(**options)``: an AdvisoryLocks with its own connections, like another worker's."""
+    made: list[AdvisoryLocks] = []
+
+    def make(**options: Any) -> AdvisoryLocks:
+        made.append(AdvisoryLocks(postgres_url, **options))
+        return made[-1]
+
+    yield make
+    for locks in made:
+        await locks.close()
+
+
+async def lock_connections(postgres_url: str) -> int:
+    """Sessions of this test database that are holding or waiting for an advisory lock."""
+    import asyncpg
+
+    connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        return await connection.fetchval(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1",
+            NAMESPACE,
+        )
+    finally:
+        await connection.close()
+
+
+async def test_advisory_locks_exclude_each_other_across_instances(advisory) -> None:
+    waited = await overlapping([advisory(), advisory()], 11)
     assert len(waited) == 10 and any(waited)
+    # Other conversations are independent: holding 1 does not delay 2.
+    a, b = advisory(), advisory()
+    async with a.hold(13) as first, b.hold(14) as second:
+        assert (first, second) == (False, False)
 
 
-async def test_advisory_lock_is_released_when_the_holder_is_cancelled(postgres_url: str) -> None:
-    a, b = AdvisoryLocks(postgres_url), AdvisoryLocks(postgres_url)
+async def test_advisory_locks_exclude_turns_of_one_instance(advisory) -> None:
+    """Uncontended locks share one connection, where PostgreSQL would let a second holder in."""
+    waited = await overlapping([advisory()], 15, rounds=6)
+    assert len(waited) == 6 and waited.count(False) == 1
+
+
+async def test_advisory_lock_is_released_when_the_holder_is_cancelled(advisory) -> None:
+    a, b = advisory(), advisory()
     entered = asyncio.Event()
 
     async def holder() -> None:
@@ -246,6 +284,112 @@ async def test_advisory_lock_is_released_when_the_holder_is_cancelled(postgres_u
     with pytest.raises(asyncio.CancelledError):
         await task
     await asyncio.wait_for(waiter, 5)
+
+
+async def test_advisory_locks_hold_more_conversations_than_the_server_has_connections(
+    advisory, postgres_url: str
+) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    max_connections = int(await admin.fetchval("SHOW max_connections"))
+    await admin.close()
+    locks = advisory()
+    held = 0
+    all_held = asyncio.Event()
+
+    async def turn(conversation: int) -> bool:
+        nonlocal held
+        async with locks.hold(conversation) as waited:
+            held += 1
+            if held == max_connections + 20:
+                all_held.set()
+            await all_held.wait()
+            return waited
+
+    turns = [asyncio.create_task(turn(1000 + n)) for n in range(max_connections + 20)]
+    await asyncio.wait_for(all_held.wait(), 30)
+    assert await lock_connections(postgres_url) == 1, "every uncontended lock on one connection"
+    assert await asyncio.gather(*turns) == [False] * (max_connections + 20)
+    assert await lock_connections(postgres_url) == 0
+
+
+async def test_contended_advisory_waits_use_a_bounded_number_of_connections(
+    advisory, postgres_url: str
+) -> None:
+    """Another worker holds 6 conversations; ours waits for all 6 on at most 2 connections."""
+    other, ours = advisory(), advisory(wait_connections=2)
+    release = asyncio.Event()
+    entered = [asyncio.Event() for _ in range(6)]
+
+    async def hold_elsewhere(n: int) -> None:
+        async with other.hold(2000 + n):
+            entered[n].set()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold_elsewhere(n)) for n in range(6)]
+    await asyncio.gather(*(event.wait() for event in entered))
+    waiters = [asyncio.create_task(_enter(ours, 2000 + n)) for n in range(6)]
+    await asyncio.sleep(0.3)
+    assert not any(waiter.done() for waiter in waiters)
+    # other's one holder connection + ours waiting on at most two connections
+    assert await lock_connections(postgres_url) == 3
+    release.set()
+    await asyncio.gather(*holders)
+    await asyncio.wait_for(asyncio.gather(*waiters), 10)
+    assert await lock_connections(postgres_url) == 0
+
+
+async def test_more_concurrent_turns_than_the_database_has_connections(
+    postgres_url: str, tmp_path
+) -> None:
+    """PostgreSQL without Redis: each turn holds its conversation lock for the whole answer, and
+    more turns than ``max_connections`` at once still all complete (none fails to connect)."""
+    import asyncpg
+
+    from emulators.moonshot import MoonshotEmulator
+
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    turns = int(await admin.fetchval("SHOW max_connections")) + 10
+    await admin.close()
+    models = tmp_path / "models.toml"
+    models.write_text('[models."kimi-k2"]\nrpm = 100000\ntpm = 100000000\nconcurrency = 100000\n')
+    async with MoonshotEmulator(api_key=EMULATOR_KEY, enforce_limits=False) as moonshot:
+        settings = make_settings(moonshot.base_url, postgres_url, kimi_models_file=str(models))
+        services = await start_services(settings)
+        try:
+            streaming = 0
+            all_streaming = asyncio.Event()
+
+            class GatedSink(CollectingSink):
+                """Keeps its turn (and its lock) open until every turn is streaming."""
+
+                started = False
+
+                async def append(self, delta: str) -> None:
+                    nonlocal streaming
+                    if not self.started:
+                        self.started = True
+                        streaming += 1
+                        if streaming == turns:
+                            all_streaming.set()
+                        await all_streaming.wait()
+                    await super().append(delta)
+
+            async def turn(n: int) -> tuple[str, str]:
+                key = ConversationKey(platform="cli", chat=f"crowd-{n}")
+                sink = GatedSink()
+                outcome = await services.engine.handle(
+                    Incoming(key, Author(id=f"u{n}", name="U"), f"question {n}"), sink
+                )
+                return outcome.status, sink.final or ""
+
+            results = await asyncio.wait_for(asyncio.gather(*(turn(n) for n in range(turns))), 120)
+        finally:
+            await services.close()
+    assert all_streaming.is_set(), "all turns held their locks at the same time"
+    assert [status for status, _ in results] == ["complete"] * turns
+    assert all(f"question {n}" in text for n, (_, text) in enumerate(results))
 
 
 # -- which locks a deployment gets -------------------------------------------------------------------
