@@ -1,14 +1,18 @@
 """Soak: many concurrent conversations for minutes, with realistic pacing, against the emulators.
 
-Each conversation is a user who asks, waits for the whole answer, thinks 1–5 s and asks again,
-until the time is up. Answers are 100–400 tokens streamed at 20 ms per token by the Moonshot
-emulator (its own process, ``--no-limits``). Most conversations go straight through the real
-engine (storage, context, limiter, Kimi client); a share (``--telegram``) goes through the real
+Each conversation is a user who asks, waits for the whole answer, reads it and types the next
+question (15–60 s: a 100–400-token answer is 75–300 words to read) and asks again, until the time
+is up; users start spread over the first think time so they do not all ask at once. Answers are
+100–400 tokens streamed at 20 ms per token by the Moonshot emulator (its own process,
+``--no-limits``). Most conversations go straight through the real engine (storage, context,
+limiter, Kimi client); a share (``--telegram``) goes through the real
 Telegram adapter (python-telegram-bot over HTTP) into the Telegram emulator, flood control on.
 
 Reported: turns completed, errors (a turn that did not end with the complete answer), RSS of
-this process at the start (after set-up, before load), at the end (after the load, after a
-garbage collection) and its maximum, sampled every second, and percentiles of the turn time
+this process at the start (after set-up, before load), after the first minute of load (caches,
+connection pools and per-conversation buffers are warm), at the end (after the load, after a
+garbage collection) and its maximum, sampled every second; "flat" means the growth from the
+first minute to the end, and percentiles of the turn time
 and of the time to the first token (engine: ``handle`` called → first text delta; Telegram: the
 user's message → first visible draft or message).
 
@@ -41,6 +45,7 @@ from typing import Any
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess
 from core.config import load_settings
+from core.runtime import limit_malloc_arenas
 from core.service import Services, start_services
 from core.types import Author, ConversationKey, Incoming
 from storage import COMPLETE, IN_PROGRESS
@@ -402,6 +407,12 @@ def report(
         f"RSS: start {rss_start:.1f} MB, end {rss_end:.1f} MB, "
         f"max {max(stats.rss or [rss_end]):.1f} MB (each minute: {', '.join(per_minute)} MB)"
     )
+    if len(stats.rss) > 60:
+        warm = stats.rss[60]
+        print(
+            f"RSS growth after warm-up: {(stats.rss[-1] - warm) / warm * 100:.1f} % "
+            f"({warm:.1f} MB after 1 min, {stats.rss[-1]:.1f} MB at the last sample under load)"
+        )
     print(f"answers left in progress: {left}")
     print(
         f"CPU during the load: this process {stats.cpu[0] / ran * 100:.0f}% of a core, "
@@ -418,12 +429,13 @@ def main() -> None:
     parser.add_argument("--token-delay", type=float, default=0.02, help="seconds per token")
     parser.add_argument("--tokens-min", type=int, default=100)
     parser.add_argument("--tokens-max", type=int, default=400)
-    parser.add_argument("--think-min", type=float, default=1.0)
-    parser.add_argument("--think-max", type=float, default=5.0)
+    parser.add_argument("--think-min", type=float, default=15.0)
+    parser.add_argument("--think-max", type=float, default=60.0)
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     args = parser.parse_args()
     if not 0 <= args.telegram <= 1 or args.conversations < 1 or args.minutes <= 0:
         parser.error("need --conversations >= 1, --minutes > 0 and 0 <= --telegram <= 1")
+    limit_malloc_arenas()  # as `kimi-bot run` does
     raise SystemExit(asyncio.run(run(args)))
 
 

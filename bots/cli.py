@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from core.config import ConfigError, Settings, load_settings
 from core.logs import configure_logging
+from core.runtime import limit_malloc_arenas
 from core.service import Services, start_services
 
 EMULATOR_KEY = "sk-emulator"
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"kimi-bot: {exc}\n")
         return 2
     configure_logging(settings.log_level, _secrets(settings), settings.log_format)
+    limit_malloc_arenas()
     try:
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
@@ -12,13 +12,23 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     """An async engine tuned per backend; SQLite gets WAL so readers never block the writer."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
+        # A fixed set of connections, opened as needed and then kept: an overflow connection
+        # is closed when it comes back, and each aiosqlite connection is a thread and a fresh
+        # SQLite page cache, so under steady load the churn cost CPU and fragmented memory.
         kwargs = {"connect_args": {"timeout": 30}}
+        if not _in_memory(url):  # one shared in-memory connection (StaticPool) takes no sizes
+            kwargs.update(pool_size=pool_size + max_overflow, max_overflow=0)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database or ""
+    return database in ("", ":memory:") or "mode=memory" in url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
