@@ -194,13 +194,29 @@ BENCHMARKS = (
     Benchmark(
         "soak",
         (),
-        ("--conversations", "200", "--minutes", "1"),
+        ("--conversations", "200", "--minutes", "2"),
         (
-            Metric("soak: errors", r"errors\s*:?\s*(\d+)", "0", "==0"),
-            Metric("soak: RSS at start", r"RSS[^\n]*?start[^\d]*([\d.]+) MB", unit="MB"),
-            Metric("soak: RSS at end", r"RSS[^\n]*?end[^\d]*([\d.]+) MB", unit="MB"),
-            Metric("soak: turn latency p95", r"p95[^\d]*([\d.]+) ms", unit="ms"),
+            Metric("soak: errors", r"^errors: (\d+)", "0", "==0"),
+            Metric("soak: turns completed per second", r"turns completed :[^\n]*?([\d.]+) turns/s"),
+            Metric("soak: turn time p50", r"turn time \(all\)\s*: p50 ([\d.]+) ms", unit="ms"),
+            Metric("soak: turn time p99", r"turn time \(all\)[^\n]*p99 ([\d.]+) ms", unit="ms"),
+            Metric("soak: first token p50", r"first token \(all\)\s*: p50 ([\d.]+) ms", unit="ms"),
+            Metric("soak: first token p95", r"first token \(all\)[^\n]*p95 ([\d.]+) ms", unit="ms"),
+            Metric("soak: RSS at start", r"^RSS: start ([\d.]+) MB", unit="MB"),
+            Metric("soak: RSS after 1 min of load", r"\(([\d.]+) MB after 1 min", unit="MB"),
+            Metric("soak: RSS at end", r"^RSS: start [\d.]+ MB, end ([\d.]+) MB", unit="MB"),
+            Metric(
+                "soak: RSS growth after warm-up (1 min → end)",
+                r"RSS growth after warm-up: (-?[\d.]+) %",
+                "≤ 10 %",
+                "<=10",
+                "%",
+            ),
+            Metric(
+                "soak: answers left in progress", r"answers left in progress: (\d+)", "0", "==0"
+            ),
         ),
+        timeout=2400,
     ),
 )
 

@@ -30,10 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import os
 import random
 import resource
+import sys
 import tempfile
 import time
 import warnings
@@ -66,6 +69,16 @@ def rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
     except (OSError, ValueError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sqlite_memory_mb() -> float:
+    """Memory SQLite itself holds (page caches, schemas, statements) in this process."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        library.sqlite3_memory_used.restype = ctypes.c_int64
+        return library.sqlite3_memory_used() / 1024 / 1024
+    except (OSError, AttributeError):
+        return float("nan")
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -104,6 +117,8 @@ class Stats:
     turn_time: dict[str, list[float]] = field(default_factory=lambda: {"engine": [], "tg": []})
     first_token: dict[str, list[float]] = field(default_factory=lambda: {"engine": [], "tg": []})
     rss: list[float] = field(default_factory=list)
+    sqlite: list[float] = field(default_factory=list)  # SQLite's own allocations, MB
+    blocks: list[int] = field(default_factory=list)  # Python objects' allocated blocks
     loop_lag: list[float] = field(default_factory=list)
     cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
 
@@ -266,6 +281,8 @@ def trim_telegram_records(tg: Any) -> None:
 async def sample_rss(stats: Stats, tg: Any | None) -> None:
     while True:
         stats.rss.append(rss_mb())
+        stats.sqlite.append(sqlite_memory_mb())
+        stats.blocks.append(sys.getallocatedblocks())
         if tg is not None:
             trim_telegram_records(tg)
         await asyncio.sleep(1.0)
@@ -412,6 +429,11 @@ def report(
         print(
             f"RSS growth after warm-up: {(stats.rss[-1] - warm) / warm * 100:.1f} % "
             f"({warm:.1f} MB after 1 min, {stats.rss[-1]:.1f} MB at the last sample under load)"
+        )
+        print(
+            f"  of which SQLite's own memory: {stats.sqlite[60]:.1f} MB after 1 min, "
+            f"{stats.sqlite[-1]:.1f} MB at the end; Python allocated blocks: "
+            f"{stats.blocks[60]:,} after 1 min, {stats.blocks[-1]:,} at the end"
         )
     print(f"answers left in progress: {left}")
     print(

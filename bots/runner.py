@@ -62,7 +62,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     routes = [route for adapter in adapters for route in adapter.routes()]
     checks = readiness_checks(services.db, services.redis)
 
+    started_up = asyncio.Event()
+
     async def accepting() -> None:
+        if not started_up.is_set():  # adapters and the first heartbeat are still starting
+            raise RuntimeError("starting")
         if services.engine.closing:  # draining: the load balancer should stop sending work
             raise RuntimeError("shutting down")
 
@@ -97,6 +101,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
         await presence.start()
+        started_up.set()
         if not adapters:
             log.warning(NO_PLATFORM_HINT)
         await stop.wait()

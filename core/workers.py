@@ -52,9 +52,17 @@ class WorkerPresence:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
-        await self.recover()
+        """First heartbeat and recovery now; a database that is away at this moment is not
+        fatal (the worker keeps serving what it can and the next beat tries again)."""
+        await self._beat()
         self._task = asyncio.create_task(self._loop(), name="worker-heartbeat")
+
+    async def _beat(self) -> None:
+        try:
+            await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
+            await self.recover()
+        except Exception as exc:  # the database may be briefly away; try again next beat
+            log.warning("heartbeat failed: %s", type(exc).__name__)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -88,8 +96,4 @@ class WorkerPresence:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._every)
-            try:
-                await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
-                await self.recover()
-            except Exception as exc:  # the database may be briefly away; try again next beat
-                log.warning("heartbeat failed: %s", type(exc).__name__)
+            await self._beat()

@@ -97,3 +97,34 @@ async def test_recovery_closes_dead_workers_turns_and_tells_once(services, moons
     assert (await db.messages.get(dead)).status == FAILED
     assert (await db.messages.get(live)).status == IN_PROGRESS, "a live worker's turn is untouched"
     assert await presence.recover() == 0 and len(told) == 1, "told once"
+
+
+async def test_a_database_away_at_start_up_does_not_stop_the_worker(services, caplog):
+    """The first heartbeat fails; the worker starts anyway and the next beat registers it."""
+    db = services.db
+    real_heartbeat = db.workers.heartbeat
+    calls = 0
+
+    async def flaky_heartbeat(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionRefusedError("database restarting")
+        return await real_heartbeat(*args, **kwargs)
+
+    async def notify(key: ConversationKey, text: str) -> None:
+        return None
+
+    db.workers.heartbeat = flaky_heartbeat
+    presence = WorkerPresence(db, "starting-worker", notify, heartbeat_every=0.05)
+    try:
+        await presence.start()
+        assert "heartbeat failed: ConnectionRefusedError" in caplog.text
+        for _ in range(100):
+            if calls >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert calls >= 2, "the next beat tried again"
+    finally:
+        await presence.stop()
+        db.workers.heartbeat = real_heartbeat
