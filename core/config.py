@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     kimi_web_search: bool = True
     kimi_tools: bool = True
     kimi_tool_max_rounds: int = Field(default=5, ge=1, le=20)
+    answer_checkpoint_every: float = Field(default=5.0, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
     db_pool_size: int = Field(default=5, ge=1, le=200)

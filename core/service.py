@@ -97,6 +97,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
             temperature=settings.kimi_temperature,
             web_search=settings.kimi_web_search,
             tool_max_rounds=settings.kimi_tool_max_rounds,
+            checkpoint_every=settings.answer_checkpoint_every,
         ),
         timezone=settings.kimi_timezone,
         access=AccessPolicy.from_lists(

@@ -43,6 +43,9 @@ class TurnSettings:
     temperature: float
     web_search: bool = True
     tool_max_rounds: int = 5
+    # Seconds between saves of a streaming answer's text, so a worker that dies mid-answer
+    # leaves what the user saw in the history (recovery marks it incomplete, not failed).
+    checkpoint_every: float = 5.0
 
 
 @dataclass(slots=True)
@@ -150,6 +153,7 @@ class TurnRunner:
         )
         await sink.begin()
         progress = _Progress()
+        checkpoints = asyncio.create_task(self._checkpoint(placeholder, progress))
 
         def entries(answer_id: int) -> list[UsageEntry]:
             """The turn's ledger rows (built once, when the answer is stored)."""
@@ -163,17 +167,20 @@ class TurnRunner:
             return rows
 
         try:
-            context = await self._answer(
-                conversation,
-                model,
-                context,
-                build,
-                max_tokens,
-                progress,
-                sink,
-                lang,
-                incoming.author.id,
-            )
+            try:
+                context = await self._answer(
+                    conversation,
+                    model,
+                    context,
+                    build,
+                    max_tokens,
+                    progress,
+                    sink,
+                    lang,
+                    incoming.author.id,
+                )
+            finally:
+                await _stop(checkpoints)
         except asyncio.CancelledError:
             reason = "interrupted" if self._shutting_down() else "cancelled"
             await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
@@ -288,6 +295,21 @@ class TurnRunner:
             self._estimator.calibrate(context.raw_estimate, first.usage.prompt_tokens)
         return context
 
+    async def _checkpoint(self, placeholder: asyncio.Task[int], progress: _Progress) -> None:
+        """Save the text streamed so far every ``checkpoint_every`` seconds while it grows."""
+        answer_id = await asyncio.shield(placeholder)  # cancelling us must not cancel it
+        saved = 0
+        while True:
+            await asyncio.sleep(self._settings.checkpoint_every)
+            text = progress.text
+            if len(text) == saved:
+                continue
+            try:
+                await self._db.messages.checkpoint(answer_id, text, raw_estimate(text))
+                saved = len(text)
+            except Exception as exc:  # the final save is what must succeed; this one may wait
+                log.warning("could not save the partial answer %d: %s", answer_id, exc)
+
     async def _close(
         self,
         placeholder: asyncio.Task[int],
@@ -339,3 +361,11 @@ class TurnRunner:
         )
         await sink.reply(texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit))
         return TurnOutcome(FAILED, "")
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel a helper task and wait for it, without swallowing our own cancellation."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("checkpointing stopped with %r", task.exception())

@@ -128,6 +128,17 @@ class MessageRepository:
                 )
             )
 
+    async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
+        """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
+        checkpoint can never overwrite the final text)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == IN_PROGRESS)
+                .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
+            )
+            return bool(result.rowcount)
+
     async def page(
         self, conversation_id: int, *, before_id: int | None = None, limit: int = 32
     ) -> list[StoredMessage]:

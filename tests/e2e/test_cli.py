@@ -65,7 +65,7 @@ async def test_chat_session_with_commands_and_memory(moonshot, sqlite_url, tmp_p
     env = _env(moonshot.base_url, sqlite_url)
     script = "I keep bees\n/help\n/model moonshot-v1-32k\nwhat do I keep?\n"
     code, out, err = await _run("chat", "-c", "garden", env=env, cwd=tmp_path, stdin=script)
-    assert code == 0
+    assert code == 0, err
     assert "Echo (kimi-k2): I keep bees" in out
     assert "/reset — start a new conversation" in out
     assert "Model switched to moonshot-v1-32k." in out

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 from core.workers import INTERRUPTED_NOTICE, WorkerPresence
 from emulators.moonshot import Fault, ScriptedReply
 from storage import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE
+from tests.conftest import make_settings
 
 KEY = ConversationKey(platform="telegram", chat="42")
 ALICE = Author(id="telegram:42", name="Alice")
@@ -128,3 +130,48 @@ async def test_a_database_away_at_start_up_does_not_stop_the_worker(services, ca
     finally:
         await presence.stop()
         db.workers.heartbeat = real_heartbeat
+
+
+async def test_a_streaming_answer_is_saved_as_it_grows_and_survives_its_worker(moonshot, db_url):
+    """Checkpoints keep what the user saw; if the worker dies, recovery keeps it as incomplete."""
+    moonshot.enqueue(ScriptedReply(text="word " * 300))
+    moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=1))
+    settings = make_settings(moonshot.base_url, db_url, answer_checkpoint_every=0.05)
+    services = await start_services(settings)
+    try:
+        sink = StreamingSink()
+        task = asyncio.create_task(services.engine.handle(ask("tell me a long story"), sink))
+        await asyncio.wait_for(sink.first_text.wait(), 10)
+        saved = ""
+        for _ in range(200):
+            answer = (await answers(services))[-1]
+            if answer.status == IN_PROGRESS and answer.content:
+                saved = answer.content
+                break
+            await asyncio.sleep(0.02)
+        assert saved, "the partial answer was saved while streaming"
+        assert "".join(sink.deltas).startswith(saved)
+        assert not task.done(), "saved before the answer ended"
+        # The worker "dies" now: another worker's recovery closes the turn with the saved text.
+        future = datetime.now(UTC) + timedelta(hours=1)
+        closed = await services.db.workers.close_abandoned(
+            alive_since=future, started_before=future, reason="interrupted: its worker stopped"
+        )
+        assert len(closed) == 1
+        answer = (await answers(services))[-1]
+        assert answer.status == INCOMPLETE and answer.content.startswith(saved)
+        await asyncio.wait_for(task, 30)
+    finally:
+        await services.close()
+
+
+async def test_a_late_checkpoint_never_overwrites_the_final_answer(services):
+    conversation = await services.db.conversations.get_or_create(KEY, is_group=False)
+    answer = await services.db.messages.add(conversation.id, "assistant", "", status=IN_PROGRESS)
+    assert await services.db.messages.checkpoint(answer, "partial", 2) is True
+    await services.db.messages.finish(
+        answer, content="the whole answer", status=COMPLETE, token_estimate=4
+    )
+    assert await services.db.messages.checkpoint(answer, "partial", 2) is False
+    stored = await services.db.messages.get(answer)
+    assert (stored.content, stored.status) == ("the whole answer", COMPLETE)
