@@ -48,7 +48,7 @@ from typing import Any
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess
 from core.config import load_settings
-from core.runtime import limit_malloc_arenas
+from core.runtime import limit_malloc_arenas, release_free_memory_every
 from core.service import Services, start_services
 from core.types import Author, ConversationKey, Incoming
 from storage import COMPLETE, IN_PROGRESS
@@ -352,6 +352,8 @@ async def run(args: argparse.Namespace) -> int:
                     samplers = [
                         asyncio.create_task(sample_rss(stats, tg)),
                         asyncio.create_task(sample_loop_lag(stats)),
+                        # as `kimi-bot run` does (MEMORY_TRIM_EVERY)
+                        asyncio.create_task(release_free_memory_every(settings.memory_trim_every)),
                     ]
                     cpu_before = cpu_seconds()
                     users = [load.engine_user(i) for i in range(engine_users)]

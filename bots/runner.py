@@ -10,6 +10,7 @@ from typing import Protocol
 from bots.http import HttpServer, Route, build_app, readiness_checks
 from core.config import Settings
 from core.log_context import bind_worker
+from core.runtime import release_free_memory_every
 from core.service import Services, start_services
 from core.workers import WorkerPresence
 from storage.records import ConversationKey
@@ -95,6 +96,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         heartbeat_every=min(10.0, dead_after / 3),
         dead_after=dead_after,
     )
+    trimming = (
+        asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
+        if settings.memory_trim_every
+        else None
+    )
     try:
         for adapter in adapters:
             await adapter.start()
@@ -110,6 +116,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         )
         await services.engine.drain(settings.shutdown_grace)
     finally:
+        if trimming is not None:
+            trimming.cancel()
         await presence.stop()
         for adapter in reversed(started):
             try:

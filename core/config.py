@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     shutdown_grace: float = Field(default=20.0, ge=0)
+    memory_trim_every: float = Field(default=60.0, ge=0)  # 0: never (see core.runtime)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
