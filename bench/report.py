@@ -292,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     notes_file = ROOT / "bench" / "NOTES.md"
     notes = notes_file.read_text(encoding="utf-8") if notes_file.exists() else ""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    mode = "quick" if args.quick else "full"
+    mode = "quick run" if args.quick else "full run"
+    if args.from_log:
+        mode += f"; numbers re-read from its saved output `{Path(args.from_log).name}`"
     failures = "".join(f"- {f}\n" for f in run.failures)
     (ROOT / "bench" / "RESULTS.md").write_text(
-        f"# Benchmark results\n\nMeasured by `bench/run` ({mode} run) on {stamp}, on this project's "
+        f"# Benchmark results\n\nMeasured by `bench/run` ({mode}) on {stamp}, on this project's "
         f"2-core machine, against the local emulators.\n\n{rendered}\n\n"
         + (f"## Benchmarks that did not finish\n\n{failures}\n" if failures else "")
         + notes,
