@@ -413,3 +413,27 @@ async def test_build_locks_picks_redis_then_postgresql_then_in_process(
         await client.aclose()
         for db in dbs:
             await db.close()
+
+
+async def test_advisory_locks_survive_losing_their_holder_connection(
+    advisory, postgres_url: str, caplog
+) -> None:
+    """The server drops the connection holding a worker's locks (restart, failover): the turn
+    in progress ends normally, the loss is logged, and the next lock reconnects."""
+    import asyncpg
+
+    locks = advisory()
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        async with locks.hold(3001) as waited:
+            assert waited is False
+            pid = locks._holder.get_server_pid()
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            await asyncio.sleep(0.1)
+        assert await lock_connections(postgres_url) == 0, "the server released it with the session"
+        async with locks.hold(3002) as waited:
+            assert waited is False
+            assert await lock_connections(postgres_url) == 1
+        assert "reconnecting the lock holder" in caplog.text or "was lost" in caplog.text
+    finally:
+        await admin.close()
