@@ -82,8 +82,19 @@ class AdvisoryLocks:
         async with self._holder_busy:
             if key in self._on_holder:
                 return None  # another holder here: wait like any other worker would
-            connection = await self._holder_connection()
-            if not await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)", *lock_key(key)):
+            for attempt in (1, 2):
+                connection = await self._holder_connection()
+                try:
+                    got = await connection.fetchval(
+                        "SELECT pg_try_advisory_lock($1, $2)", *lock_key(key)
+                    )
+                    break
+                except Exception as exc:  # a connection that died unnoticed: one fresh try
+                    log.warning("advisory lock connection failed (%s); reconnecting", exc)
+                    await self._drop_holder()
+                    if attempt == 2:
+                        raise
+            if not got:
                 return None
             self._on_holder.add(key)
             return connection
@@ -132,6 +143,11 @@ class AdvisoryLocks:
 
     async def _drop_holder(self) -> None:
         holder, self._holder = self._holder, None
+        if self._on_holder:
+            log.error(
+                "dropping the advisory lock connection releases %d conversation locks in use",
+                len(self._on_holder),
+            )
         self._on_holder.clear()
         if holder is not None:
             await _close(holder)

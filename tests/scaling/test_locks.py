@@ -251,6 +251,20 @@ async def lock_connections(postgres_url: str) -> int:
         await connection.close()
 
 
+async def advisory_locks_held(postgres_url: str) -> int:
+    """Granted advisory locks of ours on the server."""
+    import asyncpg
+
+    connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        return await connection.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted",
+            NAMESPACE,
+        )
+    finally:
+        await connection.close()
+
+
 async def test_advisory_locks_exclude_each_other_across_instances(advisory) -> None:
     waited = await overlapping([advisory(), advisory()], 11)
     assert len(waited) == 10 and any(waited)
@@ -296,7 +310,7 @@ async def test_advisory_locks_hold_more_conversations_than_the_server_has_connec
     await admin.close()
     locks = advisory()
     held = 0
-    all_held = asyncio.Event()
+    all_held, release = asyncio.Event(), asyncio.Event()
 
     async def turn(conversation: int) -> bool:
         nonlocal held
@@ -304,12 +318,14 @@ async def test_advisory_locks_hold_more_conversations_than_the_server_has_connec
             held += 1
             if held == max_connections + 20:
                 all_held.set()
-            await all_held.wait()
+            await release.wait()
             return waited
 
     turns = [asyncio.create_task(turn(1000 + n)) for n in range(max_connections + 20)]
     await asyncio.wait_for(all_held.wait(), 30)
     assert await lock_connections(postgres_url) == 1, "every uncontended lock on one connection"
+    assert await advisory_locks_held(postgres_url) == max_connections + 20
+    release.set()
     assert await asyncio.gather(*turns) == [False] * (max_connections + 20)
     assert await lock_connections(postgres_url) == 0
 
@@ -330,10 +346,18 @@ async def test_contended_advisory_waits_use_a_bounded_number_of_connections(
     holders = [asyncio.create_task(hold_elsewhere(n)) for n in range(6)]
     await asyncio.gather(*(event.wait() for event in entered))
     waiters = [asyncio.create_task(_enter(ours, 2000 + n)) for n in range(6)]
-    await asyncio.sleep(0.3)
+    # other's one holder connection + ours waiting on two connections (however slow the
+    # connects are), and never more while all six wait
+    seen = [await lock_connections(postgres_url)]
+    for _ in range(100):
+        if seen[-1] >= 3:
+            break
+        await asyncio.sleep(0.05)
+        seen.append(await lock_connections(postgres_url))
+    await asyncio.sleep(0.2)
+    seen.append(await lock_connections(postgres_url))
+    assert seen[-1] == 3 and max(seen) == 3, seen
     assert not any(waiter.done() for waiter in waiters)
-    # other's one holder connection + ours waiting on at most two connections
-    assert await lock_connections(postgres_url) == 3
     release.set()
     await asyncio.gather(*holders)
     await asyncio.wait_for(asyncio.gather(*waiters), 10)
@@ -434,6 +458,12 @@ async def test_advisory_locks_survive_losing_their_holder_connection(
         async with locks.hold(3002) as waited:
             assert waited is False
             assert await lock_connections(postgres_url) == 1
+        # Killed while idle, used at once (before the client noticed): one fresh try.
+        pid = locks._holder.get_server_pid()
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        async with locks.hold(3003) as waited:
+            assert waited is False
+            assert locks._holder.get_server_pid() != pid
         assert "reconnecting the lock holder" in caplog.text or "was lost" in caplog.text
     finally:
         await admin.close()
