@@ -153,7 +153,8 @@ class TurnRunner:
         )
         await sink.begin()
         progress = _Progress()
-        checkpoints = asyncio.create_task(self._checkpoint(placeholder, progress))
+        answer_ended = asyncio.Event()
+        checkpoints = asyncio.create_task(self._checkpoint(placeholder, progress, answer_ended))
 
         def entries(answer_id: int) -> list[UsageEntry]:
             """The turn's ledger rows (built once, when the answer is stored)."""
@@ -180,7 +181,8 @@ class TurnRunner:
                     incoming.author.id,
                 )
             finally:
-                await _stop(checkpoints)
+                answer_ended.set()  # a save in flight finishes; none starts after this
+                await _finish(checkpoints)
         except asyncio.CancelledError:
             reason = "interrupted" if self._shutting_down() else "cancelled"
             await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
@@ -295,12 +297,19 @@ class TurnRunner:
             self._estimator.calibrate(context.raw_estimate, first.usage.prompt_tokens)
         return context
 
-    async def _checkpoint(self, placeholder: asyncio.Task[int], progress: _Progress) -> None:
-        """Save the text streamed so far every ``checkpoint_every`` seconds while it grows."""
-        answer_id = await asyncio.shield(placeholder)  # cancelling us must not cancel it
+    async def _checkpoint(
+        self, placeholder: asyncio.Task[int], progress: _Progress, answer_ended: asyncio.Event
+    ) -> None:
+        """Save the text streamed so far every ``checkpoint_every`` seconds while it grows.
+        Stopped by ``answer_ended``, never cancelled mid-write."""
+        answer_id = await asyncio.shield(placeholder)
         saved = 0
         while True:
-            await asyncio.sleep(self._settings.checkpoint_every)
+            try:
+                await asyncio.wait_for(answer_ended.wait(), self._settings.checkpoint_every)
+                return
+            except TimeoutError:
+                pass
             text = progress.text
             if len(text) == saved:
                 continue
@@ -363,9 +372,8 @@ class TurnRunner:
         return TurnOutcome(FAILED, "")
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    """Cancel a helper task and wait for it, without swallowing our own cancellation."""
-    task.cancel()
+async def _finish(task: asyncio.Task[None]) -> None:
+    """Wait for a helper task that was told to stop, without swallowing our own cancellation."""
     await asyncio.wait([task])
     if not task.cancelled() and task.exception() is not None:
         log.warning("checkpointing stopped with %r", task.exception())
