@@ -96,11 +96,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         heartbeat_every=min(10.0, dead_after / 3),
         dead_after=dead_after,
     )
-    trimming = (
-        asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
-        if settings.memory_trim_every
-        else None
-    )
+    trimming = asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
     try:
         for adapter in adapters:
             await adapter.start()
@@ -116,8 +112,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         )
         await services.engine.drain(settings.shutdown_grace)
     finally:
-        if trimming is not None:
-            trimming.cancel()
+        trimming.cancel()
         await presence.stop()
         for adapter in reversed(started):
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 DEFAULT_ARENAS = 2
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from core import errors, metrics, texts
@@ -153,8 +154,6 @@ class TurnRunner:
         )
         await sink.begin()
         progress = _Progress()
-        answer_ended = asyncio.Event()
-        checkpoints = asyncio.create_task(self._checkpoint(placeholder, progress, answer_ended))
 
         def entries(answer_id: int) -> list[UsageEntry]:
             """The turn's ledger rows (built once, when the answer is stored)."""
@@ -168,7 +167,7 @@ class TurnRunner:
             return rows
 
         try:
-            try:
+            async with self._saving(placeholder, progress):
                 context = await self._answer(
                     conversation,
                     model,
@@ -180,9 +179,6 @@ class TurnRunner:
                     lang,
                     incoming.author.id,
                 )
-            finally:
-                answer_ended.set()  # a save in flight finishes; none starts after this
-                await _finish(checkpoints)
         except asyncio.CancelledError:
             reason = "interrupted" if self._shutting_down() else "cancelled"
             await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
@@ -297,12 +293,26 @@ class TurnRunner:
             self._estimator.calibrate(context.raw_estimate, first.usage.prompt_tokens)
         return context
 
-    async def _checkpoint(
+    @asynccontextmanager
+    async def _saving(
+        self, placeholder: asyncio.Task[int], progress: _Progress
+    ) -> AsyncIterator[None]:
+        """Save the text streamed so far every ``checkpoint_every`` seconds while the body runs.
+        On the way out a save in flight finishes and none starts: never cancelled mid-write."""
+        answer_ended = asyncio.Event()
+        saver = asyncio.create_task(self._checkpoints(placeholder, progress, answer_ended))
+        try:
+            yield
+        finally:
+            answer_ended.set()
+            await asyncio.wait([saver])  # without swallowing our own cancellation
+            if not saver.cancelled() and saver.exception() is not None:
+                log.warning("saving the partial answer stopped with %r", saver.exception())
+
+    async def _checkpoints(
         self, placeholder: asyncio.Task[int], progress: _Progress, answer_ended: asyncio.Event
     ) -> None:
-        """Save the text streamed so far every ``checkpoint_every`` seconds while it grows.
-        Stopped by ``answer_ended``, never cancelled mid-write."""
-        answer_id = await asyncio.shield(placeholder)
+        answer_id = await asyncio.shield(placeholder)  # ending early must not cancel the insert
         saved = 0
         while True:
             try:
@@ -370,10 +380,3 @@ class TurnRunner:
         )
         await sink.reply(texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit))
         return TurnOutcome(FAILED, "")
-
-
-async def _finish(task: asyncio.Task[None]) -> None:
-    """Wait for a helper task that was told to stop, without swallowing our own cancellation."""
-    await asyncio.wait([task])
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("checkpointing stopped with %r", task.exception())

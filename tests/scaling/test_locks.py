@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 import redis.asyncio as redis
 
@@ -237,32 +238,37 @@ async def advisory(postgres_url: str) -> AsyncIterator[Callable[..., AdvisoryLoc
         await locks.close()
 
 
-async def lock_connections(postgres_url: str) -> int:
-    """Sessions of this test database that are holding or waiting for an advisory lock."""
-    import asyncpg
-
+async def pg_value(postgres_url: str, query: str, *args: Any) -> Any:
+    """One value from the test database, on a connection of its own."""
     connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
-        return await connection.fetchval(
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1",
-            NAMESPACE,
-        )
+        return await connection.fetchval(query, *args)
     finally:
         await connection.close()
+
+
+OUR_ADVISORY_LOCKS = (
+    "FROM pg_locks WHERE locktype = 'advisory' AND classid = $1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+async def lock_connections(postgres_url: str) -> int:
+    """Sessions holding or waiting for one of our advisory locks in the test database."""
+    return await pg_value(
+        postgres_url, f"SELECT count(DISTINCT pid) {OUR_ADVISORY_LOCKS}", NAMESPACE
+    )
 
 
 async def advisory_locks_held(postgres_url: str) -> int:
-    """Granted advisory locks of ours on the server."""
-    import asyncpg
+    """Our advisory locks granted in the test database."""
+    return await pg_value(
+        postgres_url, f"SELECT count(*) {OUR_ADVISORY_LOCKS} AND granted", NAMESPACE
+    )
 
-    connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
-    try:
-        return await connection.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted",
-            NAMESPACE,
-        )
-    finally:
-        await connection.close()
+
+async def max_connections(postgres_url: str) -> int:
+    return int(await pg_value(postgres_url, "SHOW max_connections"))
 
 
 async def test_advisory_locks_exclude_each_other_across_instances(advisory) -> None:
@@ -303,11 +309,7 @@ async def test_advisory_lock_is_released_when_the_holder_is_cancelled(advisory) 
 async def test_advisory_locks_hold_more_conversations_than_the_server_has_connections(
     advisory, postgres_url: str
 ) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
-    max_connections = int(await admin.fetchval("SHOW max_connections"))
-    await admin.close()
+    limit = await max_connections(postgres_url)
     locks = advisory()
     held = 0
     all_held, release = asyncio.Event(), asyncio.Event()
@@ -316,17 +318,17 @@ async def test_advisory_locks_hold_more_conversations_than_the_server_has_connec
         nonlocal held
         async with locks.hold(conversation) as waited:
             held += 1
-            if held == max_connections + 20:
+            if held == limit + 20:
                 all_held.set()
             await release.wait()
             return waited
 
-    turns = [asyncio.create_task(turn(1000 + n)) for n in range(max_connections + 20)]
+    turns = [asyncio.create_task(turn(1000 + n)) for n in range(limit + 20)]
     await asyncio.wait_for(all_held.wait(), 30)
     assert await lock_connections(postgres_url) == 1, "every uncontended lock on one connection"
-    assert await advisory_locks_held(postgres_url) == max_connections + 20
+    assert await advisory_locks_held(postgres_url) == limit + 20
     release.set()
-    assert await asyncio.gather(*turns) == [False] * (max_connections + 20)
+    assert await asyncio.gather(*turns) == [False] * (limit + 20)
     assert await lock_connections(postgres_url) == 0
 
 
@@ -369,13 +371,9 @@ async def test_more_concurrent_turns_than_the_database_has_connections(
 ) -> None:
     """PostgreSQL without Redis: each turn holds its conversation lock for the whole answer, and
     more turns than ``max_connections`` at once still all complete (none fails to connect)."""
-    import asyncpg
-
     from emulators.moonshot import MoonshotEmulator
 
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
-    turns = int(await admin.fetchval("SHOW max_connections")) + 10
-    await admin.close()
+    turns = await max_connections(postgres_url) + 10
     models = tmp_path / "models.toml"
     models.write_text('[models."kimi-k2"]\nrpm = 100000\ntpm = 100000000\nconcurrency = 100000\n')
     async with MoonshotEmulator(api_key=EMULATOR_KEY, enforce_limits=False) as moonshot:
@@ -444,8 +442,6 @@ async def test_advisory_locks_survive_losing_their_holder_connection(
 ) -> None:
     """The server drops the connection holding a worker's locks (restart, failover): the turn
     in progress ends normally, the loss is logged, and the next lock reconnects."""
-    import asyncpg
-
     locks = advisory()
     admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
