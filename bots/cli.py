@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -17,6 +18,8 @@ from core.runtime import limit_malloc_arenas
 from core.service import Services, start_services
 
 EMULATOR_KEY = "sk-emulator"
+
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,24 +71,43 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_logging("ERROR")  # the report is the output; library chatter is not
         return run_doctor()
+    if args.command == "ask" and not args.text.strip():
+        sys.stderr.write(
+            'kimi-bot ask: the question is empty: ask something, e.g. kimi-bot ask "hello"\n'
+        )
+        return 2
     try:
         settings = load_settings()
-    except ConfigError as exc:
-        sys.stderr.write(f"kimi-bot: {exc}\n")
-        return 2
-    configure_logging(settings.log_level, _secrets(settings), settings.log_format)
-    limit_malloc_arenas()
-    try:
-        return asyncio.run(_dispatch(args, settings))
-    except ConfigError as exc:
-        sys.stderr.write(f"kimi-bot: {exc}\n")
-        return 2
+        configure_logging(settings.log_level, _secrets(settings), settings.log_format)
+        limit_malloc_arenas()
+        return asyncio.run(_run_command(args, settings))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # One mapping for every command: a problem the user can fix is one line, not a traceback.
+        from bots.errors import explain
+
+        explained = explain(exc)
+        if explained is None:
+            raise
+        message, status = explained
+        log.debug("%s", message, exc_info=exc)  # LOG_LEVEL=DEBUG shows the traceback too
+        sys.stderr.write(f"kimi-bot: {message}\n")
+        return status
+
+
+async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Open the database once before anything else, so a wrong or unreachable DATABASE_URL is
+    the same one line for every command (and the default data folder exists)."""
+    from bots.errors import reach_database
+
+    await reach_database(settings.database_url)
+    return await _dispatch(args, settings)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
+        from bots.errors import safe_url
         from storage import Database
 
         db = Database(settings.database_url)
@@ -93,17 +115,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await db.migrate()
         finally:
             await db.close()
-        print(f"database is up to date ({db.backend})")
+        print(f"database is up to date ({db.backend}: {safe_url(settings.database_url)})")
         return 0
     if args.command == "usage":
         from core.usage_cli import run_usage_command
 
         return await run_usage_command(settings, args)
-    async with _maybe_emulator(settings, getattr(args, "emulator", False)) as settings:
+    demo = args.command == "run" and not args.emulator and _demo_mode(settings)
+    emulated = getattr(args, "emulator", False) or demo
+    async with _maybe_emulator(settings, emulated, demo=demo) as settings:
         if args.command == "run":
             from bots.runner import serve
 
-            await serve(settings)
+            await serve(settings, demo=demo)
             return 0
         if args.command == "ask":
             from bots.terminal import ask
@@ -126,15 +150,49 @@ async def _with_services(settings: Settings, body: Callable[[Services], Awaitabl
         await services.close()
 
 
+def _demo_mode(settings: Settings) -> bool:
+    """``run`` with no key and no platform token shows the product on the emulator.
+
+    With a platform token but no key it refuses instead: a real deployment that forgot its key
+    must never answer its users from an emulator.
+    """
+    if settings.moonshot_api_key is not None and settings.moonshot_api_key.get_secret_value():
+        return False
+    if settings.platform_configured:
+        platforms = [
+            name
+            for name, on in (
+                ("TELEGRAM_BOT_TOKEN", settings.telegram_enabled),
+                ("SLACK_BOT_TOKEN", settings.slack_enabled),
+            )
+            if on
+        ]
+        raise ConfigError(
+            f"missing setting MOONSHOT_API_KEY: {' and '.join(platforms)} set, so this is a real "
+            "deployment and will not answer from the demo emulator; set MOONSHOT_API_KEY "
+            "(or run `kimi-bot run --emulator` on purpose)"
+        )
+    return True
+
+
 @contextlib.asynccontextmanager
-async def _maybe_emulator(settings: Settings, enabled: bool) -> AsyncIterator[Settings]:
-    """With ``--emulator``, start the Moonshot emulator in-process and point the settings at it."""
+async def _maybe_emulator(
+    settings: Settings, enabled: bool, *, demo: bool = False
+) -> AsyncIterator[Settings]:
+    """Start the Moonshot emulator in-process (``--emulator``, or demo mode) and point the
+    settings at it. It serves the configured catalog, so KIMI_MODELS_FILE's models exist."""
     if not enabled:
         yield settings
         return
     from emulators.moonshot import MoonshotEmulator
 
-    emulator = MoonshotEmulator(api_key=EMULATOR_KEY, token_delay=0.02)
+    emulator = MoonshotEmulator(
+        api_key=EMULATOR_KEY,
+        catalog=settings.catalog,
+        token_delay=0.02,
+        demo=demo,
+        keep_requests=100,  # a demo may run for days: don't keep every request
+    )
     await emulator.start(host="127.0.0.1", port=0)
     try:
         yield settings.model_copy(

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from core.config import ConfigError, Settings, load_settings
+from bots.errors import DatabaseUnavailable, reach_database, safe_url, sqlite_file
+from bots.errors import why as _why
+from core.config import ConfigError, Settings, default_database_url, load_settings
 
-OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+OK, FAIL, SKIP, INFO = "OK", "FAIL", "SKIP", "INFO"
 CHECK_TIMEOUT = 15.0
 
 
@@ -28,21 +30,6 @@ class Result:
 
     def line(self) -> str:
         return f"{self.status:<5} {self.name}: {self.detail}"
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password hidden."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 # -- the checks ------------------------------------------------------------------------------------
@@ -62,7 +49,7 @@ def check_configuration(settings: Settings) -> Result:
         )
         if enabled
     ]
-    notes.append("platforms: " + (", ".join(platforms) if platforms else "none (terminal only)"))
+    notes.append("platforms: " + (", ".join(platforms) if platforms else "none (web chat only)"))
     if settings.redis_url and backend == "SQLite":
         notes.append("several workers need PostgreSQL: set DATABASE_URL=postgresql://…")
     if settings.redis_url and settings.telegram_enabled and not settings.telegram_webhook_url:
@@ -74,29 +61,59 @@ def check_configuration(settings: Settings) -> Result:
     return Result("configuration", OK, "; ".join(notes))
 
 
+def data_location(settings: Settings) -> Result:
+    """Where conversations, documents and usage are kept (the password hidden)."""
+    url = settings.database_url
+    path = sqlite_file(url)
+    where = f"SQLite file {path} ({safe_url(url)})" if path else safe_url(url)
+    if url == default_database_url():
+        return Result("data", INFO, f"{where}, the default: set DATABASE_URL to keep it elsewhere")
+    return Result("data", INFO, f"{where}, from DATABASE_URL")
+
+
+def web_chat_state(settings: Settings) -> Result:
+    """Whether ``kimi-bot run`` serves the web chat, where, and behind what."""
+    from bots.web.sessions import is_loopback
+
+    url = f"http://{settings.host}:{settings.port}/"
+    if not settings.web_chat:
+        return Result("web chat", INFO, "off (WEB_CHAT=false)")
+    if settings.web_token is not None:
+        return Result("web chat", INFO, f"{url}, behind a login (WEB_TOKEN)")
+    if is_loopback(settings.host):
+        return Result("web chat", INFO, f"{url}, open to this machine only (loopback HOST)")
+    return Result(
+        "web chat",
+        INFO,
+        f"off: HOST={settings.host} is not loopback and WEB_TOKEN is not set "
+        "(set WEB_TOKEN to serve it behind a login, or WEB_CHAT=false)",
+    )
+
+
 async def check_database(settings: Settings) -> Result:
     from storage import Database
     from storage.migrate import current_revision, head_revision, is_known_revision
 
     where = safe_url(settings.database_url)
+    try:
+        await reach_database(settings.database_url, timeout=CHECK_TIMEOUT - 3)
+    except DatabaseUnavailable as exc:
+        return Result("database", FAIL, exc.message)
     db = Database(settings.database_url, pool_size=1, max_overflow=0)
     try:
-        try:
-            await db.ping()
-        except Exception as exc:
-            return Result(
-                "database",
-                FAIL,
-                f"cannot connect to {where} ({_why(exc)}): is the server running, and are "
-                "DATABASE_URL's host, user, password and database name right?",
-            )
         current, head = await current_revision(db.engine), head_revision()
     finally:
         await db.close()
     if current == head:
         return Result("database", OK, f"{where} reachable, schema at the head ({head})")
     if current is None:
-        return Result("database", FAIL, f"{where} has no schema yet: run `kimi-bot migrate`")
+        # Not a failure: run, ask and chat apply the migrations before anything else.
+        return Result(
+            "database",
+            OK,
+            f"{where} reachable, empty: the first `kimi-bot run` (or `kimi-bot migrate`) "
+            "creates the tables",
+        )
     if not is_known_revision(current):
         return Result(
             "database",
@@ -277,10 +294,11 @@ async def _guarded(name: str, check: Check, settings: Settings) -> Result:
 
 
 async def diagnose(settings: Settings) -> list[Result]:
-    """Every check, in a fixed order (configuration first); they run concurrently."""
+    """Every check, in a fixed order (configuration and where the data lives first); they run
+    concurrently."""
     config = check_configuration(settings)
     results = await asyncio.gather(*(_guarded(name, check, settings) for name, check in CHECKS))
-    return [config, *results]
+    return [config, data_location(settings), web_chat_state(settings), *results]
 
 
 def run_doctor(out: TextIO = sys.stdout) -> int:

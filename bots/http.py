@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -83,6 +84,19 @@ def build_app(
     return app
 
 
+class CannotListen(OSError):
+    """The HTTP server could not listen on HOST:PORT (the address is not ours, no permission…)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.host = host
+        self.port = port
+
+
+class PortInUse(CannotListen):
+    """Another process already listens on HOST:PORT (EADDRINUSE)."""
+
+
 class HttpServer:
     """aiohttp on our own event loop, so adapters and the server share one process."""
 
@@ -93,9 +107,15 @@ class HttpServer:
         self.port = port
 
     async def start(self) -> None:
+        """Listen on HOST:PORT; :class:`PortInUse` (or :class:`CannotListen`) when that fails."""
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            cls = PortInUse if exc.errno == errno.EADDRINUSE else CannotListen
+            raise cls(self._host, self._port, exc) from exc
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]

@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 
 NO_PLATFORM_HINT = (
     "no chat platform configured: set TELEGRAM_BOT_TOKEN for Telegram, and/or SLACK_BOT_TOKEN "
-    "with SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode) for Slack. "
-    "Serving health checks only."
+    "with SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode) for Slack."
+)
+DEMO_BANNER = (
+    "DEMO MODE: no MOONSHOT_API_KEY is set, so answers come from the offline emulator, not from "
+    "Kimi. Set MOONSHOT_API_KEY (and a platform token) for a real deployment."
 )
 
 
@@ -40,9 +43,13 @@ class Adapter(Protocol):
         ...
 
 
-def configured_adapters(services: Services) -> list[Adapter]:
+def configured_adapters(services: Services, *, demo: bool = False) -> list[Adapter]:
     """Adapters whose settings are present. Platform packages import lazily."""
     adapters: list[Adapter] = []
+    if services.settings.web_chat:
+        from bots.web import WebChatAdapter
+
+        adapters.append(WebChatAdapter(services, demo=demo))
     if services.settings.telegram_enabled:
         from bots.telegram import TelegramAdapter
 
@@ -54,12 +61,15 @@ def configured_adapters(services: Services) -> list[Adapter]:
     return adapters
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, *, demo: bool = False
+) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM). ``demo``: Moonshot is the emulator."""
     services = await start_services(settings)
     bind_worker(services.engine.worker_id)
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
-    adapters = configured_adapters(services)
+    adapters = configured_adapters(services, demo=demo)
     routes = [route for adapter in adapters for route in adapter.routes()]
     checks = readiness_checks(services.db, services.redis)
 
@@ -73,7 +83,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
     checks.append(("worker", accepting))
     server = HttpServer(build_app(services.db, routes, checks=checks), settings.host, settings.port)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:  # e.g. the port is busy: nothing was served, close what was opened
+        await server.stop()
+        await services.close()
+        raise
     log.info(
         "HTTP server on http://%s:%d (GET /healthz /readyz /metrics); worker %s",
         settings.host,
@@ -104,8 +119,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             log.info("%s adapter started", adapter.name)
         await presence.start()
         started_up.set()
-        if not adapters:
-            log.warning(NO_PLATFORM_HINT)
+        _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()
         log.info(
             "shutting down: finishing answers in progress (up to %.0fs)", settings.shutdown_grace
@@ -121,6 +135,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 log.exception("%s adapter did not stop cleanly", adapter.name)
         await server.stop()
         await services.close()
+
+
+def _announce(settings: Settings, port: int, adapters: list[Adapter], *, demo: bool) -> None:
+    """Tell the operator what is being served, and where to look first."""
+    if demo:
+        log.warning(DEMO_BANNER)
+    if not settings.platform_configured:
+        log.info(NO_PLATFORM_HINT)
+    web = next((a for a in adapters if a.name == "web"), None)
+    if web is not None and getattr(web, "enabled", False):
+        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        host = f"[{shown}]" if ":" in shown else shown
+        log.info("web chat: open http://%s:%d/ in a browser", host, port)
+    elif not adapters:
+        log.warning("nothing to serve but health checks (WEB_CHAT=false and no platform)")
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

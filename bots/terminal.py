@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
+import shlex
 import sys
+import threading
+from dataclasses import dataclass
 from typing import TextIO
 
 from core.engine import Engine
@@ -79,22 +83,121 @@ async def ask(engine: Engine, text: str, conversation: str, model: str | None = 
     return 1 if sink.failed else 0
 
 
+@dataclass(frozen=True, slots=True)
+class InputLine:
+    text: str  # without the line break
+    size: int  # bytes as read, without the line break (a terminal's line limit counts bytes)
+
+
+class LineReader:
+    """Lines from a file descriptor, read by a daemon thread and queued for the event loop.
+
+    A daemon thread, so neither Ctrl-C nor the end of the program waits for a read that only
+    returns when the user presses Enter (``run_in_executor`` would: ``asyncio.run`` joins its
+    threads). It reads the raw descriptor with ``os.read``, so it never holds the lock of
+    ``sys.stdin``'s buffer, which interpreter shutdown would otherwise wait for.
+    """
+
+    def __init__(self, fd: int, encoding: str = "utf-8") -> None:
+        self._fd = fd
+        self._encoding = encoding
+        self._queue: asyncio.Queue[InputLine | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._pump, name="kimi-bot-stdin", daemon=True)
+        self._thread.start()
+
+    async def readline(self) -> InputLine | None:
+        """The next line, or None at the end of the input (Ctrl-D)."""
+        return await self._queue.get()
+
+    def _deliver(self, line: InputLine | None) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+        except RuntimeError:  # the loop is closed: nobody is reading any more
+            return False
+        return True
+
+    def _line(self, raw: bytes) -> InputLine:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        return InputLine(raw.decode(self._encoding, errors="replace"), len(raw))
+
+    def _pump(self) -> None:
+        pending = bytearray()
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if pending:
+                    self._deliver(self._line(bytes(pending)))
+                self._deliver(None)
+                return
+            start = len(pending)
+            pending += chunk
+            while (end := pending.find(b"\n", start)) >= 0:
+                if not self._deliver(self._line(bytes(pending[:end]))):
+                    return
+                del pending[: end + 1]
+                start = 0
+
+
+def tty_line_limit(fd: int) -> int | None:
+    """How many bytes a terminal in canonical mode keeps of one line (None: not a terminal, or no
+    such limit). Linux keeps 4095 and drops the rest without a word; BSD and macOS keep fewer."""
+    try:
+        if not os.isatty(fd):
+            return None
+        import termios
+
+        if not termios.tcgetattr(fd)[3] & termios.ICANON:
+            return None
+    except (ImportError, OSError):
+        return None
+    if sys.platform.startswith("linux"):
+        return 4095
+    try:
+        return max(int(os.fpathconf(fd, "PC_MAX_CANON")) - 1, 255)
+    except (OSError, ValueError):
+        return 1023
+
+
+def cut_line_warning(limit: int, conversation: str) -> str:
+    where = "" if conversation == "default" else f" -c {shlex.quote(conversation)}"
+    return (
+        f"kimi-bot: that line reached the terminal's limit of {limit} characters, so the rest "
+        f"was cut off; it was not sent. For longer text use kimi-bot ask{where} "
+        '"$(cat file.txt)"'
+    )
+
+
 async def chat(engine: Engine, conversation: str) -> int:
     """An interactive session; the same /commands as every other adapter. Ctrl-D quits."""
     sys.stderr.write(
         f"kimi-bot chat — conversation {conversation!r}. /help for commands, Ctrl-D to quit.\n"
     )
-    loop = asyncio.get_running_loop()
-    while True:
-        sys.stderr.write("> ")
+    fd = sys.stdin.fileno()
+    limit = tty_line_limit(fd)
+    lines = LineReader(fd, getattr(sys.stdin, "encoding", None) or "utf-8")
+    try:
+        while True:
+            sys.stderr.write("> ")
+            sys.stderr.flush()
+            line = await lines.readline()
+            if line is None:
+                sys.stderr.write("\n")
+                return 0
+            if limit is not None and line.size >= limit:
+                sys.stderr.write(cut_line_warning(limit, conversation) + "\n")
+                continue
+            text = line.text
+            if not text.strip():
+                continue
+            if text.strip() in {"/quit", "/exit"}:
+                return 0
+            await engine.handle(terminal_incoming(text, conversation), TerminalSink())
+    except asyncio.CancelledError:  # Ctrl-C: end the prompt's line, then exit (status 130)
+        sys.stderr.write("\n")
         sys.stderr.flush()
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            sys.stderr.write("\n")
-            return 0
-        text = line.rstrip("\n")
-        if not text.strip():
-            continue
-        if text.strip() in {"/quit", "/exit"}:
-            return 0
-        await engine.handle(terminal_incoming(text, conversation), TerminalSink())
+        raise

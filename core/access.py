@@ -10,7 +10,11 @@ from core.types import Incoming
 
 @dataclass(frozen=True, slots=True)
 class AccessPolicy:
-    """Empty allow-lists mean everyone is allowed; admins are always allowed."""
+    """Empty allow-lists mean everyone is allowed; admins are always allowed.
+
+    ``PLATFORM:*`` in the user list admits every user of that platform (``web:*``: anyone who
+    passed the web chat's login).
+    """
 
     admins: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
@@ -31,4 +35,9 @@ class AccessPolicy:
         if not self.allowed_users and not self.allowed_chats:
             return True
         chat_id = f"{incoming.key.platform}:{incoming.key.chat}"
-        return incoming.author.id in self.allowed_users or chat_id in self.allowed_chats
+        everyone_here = f"{incoming.key.platform}:*"  # e.g. web:* admits every web chat login
+        return (
+            incoming.author.id in self.allowed_users
+            or chat_id in self.allowed_chats
+            or everyone_here in self.allowed_users
+        )

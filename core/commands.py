@@ -188,11 +188,13 @@ class CommandHandler:
         if target != "all" and not target.isdigit():
             return "Usage: /forget N (a number from /docs) or /forget all"
         conversation = await self._db.conversations.active(incoming.key)
-        if conversation is None:
-            return "No documents in this conversation."
-        removed = await self._library.forget(
-            conversation.id, None if target == "all" else int(target)
-        )
+        removed = 0
+        if conversation is not None:
+            removed = await self._library.forget(
+                conversation.id, None if target == "all" else int(target)
+            )
+        if removed == 0 and target == "all":
+            return "There are no documents in this conversation to remove."
         if removed == 0:
             return f"There is no document #{target} here. See /docs."
         if target == "all":

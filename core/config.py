@@ -7,6 +7,7 @@ A missing or invalid setting stops start-up with one line that names it; secret 
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,29 @@ from core.catalog import Catalog, CatalogError, load_catalog
 
 class ConfigError(Exception):
     """Start-up configuration problem, with a message safe to print."""
+
+
+APP_NAME = "kimi-bot"
+DATABASE_FILE = "kimi_bot.db"
+
+
+def default_database_path() -> Path:
+    """Where the data lives when ``DATABASE_URL`` is unset: the user's data directory
+    (``~/.local/share/kimi-bot`` on Linux, honouring ``XDG_DATA_HOME``), not the current folder."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / DATABASE_FILE
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{default_database_path()}"
+
+
+def prepare_default_database(database_url: str) -> None:
+    """Create the default database's folder on first use. A folder named in ``DATABASE_URL``
+    is never created: a typo there must be reported, not silently become a new database."""
+    if database_url == default_database_url():
+        default_database_path().parent.mkdir(parents=True, exist_ok=True)
 
 
 class Settings(BaseSettings):
@@ -42,7 +66,8 @@ class Settings(BaseSettings):
     kimi_tool_max_rounds: int = Field(default=5, ge=1, le=20)
     answer_checkpoint_every: float = Field(default=5.0, gt=0)
 
-    database_url: str = "sqlite+aiosqlite:///./kimi_bot.db"
+    # Unset: a SQLite file in the user's data directory, whatever the current folder.
+    database_url: str = Field(default_factory=default_database_url)
     db_pool_size: int = Field(default=5, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=500)
     # PostgreSQL without Redis: connections a worker may open to wait for a conversation that
@@ -57,6 +82,8 @@ class Settings(BaseSettings):
     budget_user_monthly_cny: float | None = Field(default=None, gt=0)
     budget_global_monthly_cny: float | None = Field(default=None, gt=0)
     host: str = "127.0.0.1"
+    web_chat: bool = True
+    web_token: SecretStr | None = None
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     shutdown_grace: float = Field(default=20.0, ge=0)
@@ -133,6 +160,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
+        if not value.strip():  # DATABASE_URL= (empty) means the default, as if unset
+            return default_database_url()
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if value.startswith("sqlite:///"):
@@ -152,6 +181,11 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None
+
+    @property
+    def platform_configured(self) -> bool:
+        """A chat platform token is set: this is a real deployment, never a demo."""
+        return self.telegram_enabled or self.slack_enabled
 
 
 def load_settings(**overrides: object) -> Settings:

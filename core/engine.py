@@ -126,8 +126,8 @@ class Engine:
             await sink.reply(texts.text("empty", lang))
             return None
         if len(incoming.text) > MAX_MESSAGE_CHARS:
-            tokens = self.estimator.text(incoming.text)
-            await sink.reply(texts.text("too_long", lang, tokens=tokens, limit=MAX_MESSAGE_CHARS))
+            chars = len(incoming.text)
+            await sink.reply(texts.text("too_long", lang, chars=chars, limit=MAX_MESSAGE_CHARS))
             return None
         if self._closing:
             await self.remember(incoming, answered=False)

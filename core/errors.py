@@ -51,7 +51,7 @@ class StreamInterrupted(KimiError):
 
 class ContextTooLong(KimiError):
     kind = "context_too_long"
-    user_message = "This conversation is too long for the model. Send `reset` to start over."
+    user_message = "This conversation is too long for the model. Send `/reset` to start over."
 
 
 class BadRequest(KimiError):
@@ -71,7 +71,7 @@ class PermissionDenied(KimiError):
 
 class ModelNotFound(KimiError):
     kind = "model_not_found"
-    user_message = "The selected model does not exist on this account. Try `model` to pick another."
+    user_message = "The selected model does not exist on this account. Try `/model` to pick another."
 
 
 class ContentFiltered(KimiError):

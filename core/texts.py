@@ -9,11 +9,11 @@ _ZH_ERRORS: dict[type[errors.KimiError], str] = {
     errors.Overloaded: "Kimi 当前负载过高，请一分钟后再试。",
     errors.ServerError: "Kimi 服务出错了，请稍后再试。",
     errors.StreamInterrupted: "回答因网络问题中断了，请重新提问。",
-    errors.ContextTooLong: "对话太长，超出了模型的上下文长度。发送 reset 开始新的对话。",
+    errors.ContextTooLong: "对话太长，超出了模型的上下文长度。发送 /reset 开始新的对话。",
     errors.BadRequest: "Kimi 拒绝了这个请求，已通知管理员。",
     errors.AuthFailed: "机器人的 Moonshot API 密钥无效，请联系机器人管理员。",
     errors.PermissionDenied: "该 Moonshot 账户无权执行此操作，请联系管理员。",
-    errors.ModelNotFound: "当前模型在此账户上不存在，请用 model 命令选择其他模型。",
+    errors.ModelNotFound: "当前模型在此账户上不存在，请用 /model 命令选择其他模型。",
     errors.ContentFiltered: "由于内容政策，Kimi 拒绝了这个请求。",
     errors.QuotaExceeded: "机器人的 Moonshot 余额已用完，请联系机器人管理员。",
 }
@@ -28,9 +28,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "消息是空的。请发送文字向 Kimi 提问。",
     },
     "too_long": {
-        "en": "Your message is too long for the model ({tokens} tokens, limit {limit}). "
+        "en": "Your message is too long ({chars:,} characters; the limit is {limit:,}). "
         "Please shorten it or send it as a file.",
-        "zh": "消息太长（约 {tokens} tokens，上限 {limit}）。请缩短，或作为文件发送。",
+        "zh": "消息太长（{chars:,} 个字符，上限 {limit:,}）。请缩短，或作为文件发送。",
     },
     "cancelled": {"en": "Stopped.", "zh": "已停止。"},
     "interrupted": {

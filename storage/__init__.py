@@ -17,6 +17,7 @@ from storage.records import (
     UsageEntry,
     UsageTotals,
 )
+from storage.secrets import SecretRepository
 from storage.usage import UsageRepository
 from storage.workers import WorkerRepository
 
@@ -47,6 +48,7 @@ class Database:
         self.events = EventRepository(sessions)
         self.documents = DocumentRepository(self.engine)
         self.workers = WorkerRepository(self.engine)
+        self.secrets = SecretRepository(self.engine)
 
     @property
     def backend(self) -> str:

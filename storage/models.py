@@ -206,3 +206,16 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+class InstanceSecret(Base):
+    """A random value generated once per deployment (e.g. the key that signs web chat cookies).
+
+    Kept in the database rather than a file so every worker and every restart sees the same one.
+    """
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -39,7 +39,7 @@ class ChatApi:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
             return errors.invalid_request("the body is not valid JSON")
-        self.state.requests.append(body)
+        self.state.record_request(body)
         fault = self.state.take_fault()
         if fault is not None and fault.kind not in STREAM_FAULTS:
             return self._fault_response(fault, body)
@@ -78,7 +78,7 @@ class ChatApi:
         if search_tokens is not None:
             if reply is None:
                 reply = ScriptedReply(text=websearch.search_answer(request.messages))
-            return build_answer(request, reply, search_tokens)
+            return build_answer(request, reply, search_tokens, demo=self.state.demo)
         if (
             reply is None
             and request.declares_tool(websearch.TOOL_NAME)
@@ -95,7 +95,7 @@ class ChatApi:
                     {"id": call.id, "name": websearch.TOOL_NAME, "arguments": call.arguments}
                 ]
             )
-        return build_answer(request, reply)
+        return build_answer(request, reply, demo=self.state.demo)
 
     def _plan(self, fault: Fault | None) -> StreamPlan:
         delay = self.state.token_delay

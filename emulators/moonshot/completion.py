@@ -12,6 +12,7 @@ from typing import Any
 
 from emulators.moonshot.answers import default_answer, split_in, split_pieces
 from emulators.moonshot.chat_request import ChatRequest
+from emulators.moonshot.demo import demo_answer
 from emulators.moonshot.scripts import ScriptedReply
 from emulators.moonshot.tokens import estimate_tokens
 
@@ -30,11 +31,16 @@ class Answer:
 
 
 def build_answer(
-    request: ChatRequest, reply: ScriptedReply | None, extra_prompt_tokens: int = 0
+    request: ChatRequest,
+    reply: ScriptedReply | None,
+    extra_prompt_tokens: int = 0,
+    *,
+    demo: bool = False,
 ) -> Answer:
-    """The scripted reply if any, else the deterministic default answer for this request."""
+    """The scripted reply if any, else the deterministic default (or demo) answer."""
     if reply is None:
-        reply = ScriptedReply(text=default_answer(request.model, request.messages))
+        text = demo_answer(request.messages) if demo else None
+        reply = ScriptedReply(text=text or default_answer(request.model, request.messages))
     tool_calls = list(reply.tool_calls or [])
     finish = reply.finish_reason or ("tool_calls" if tool_calls else "stop")
     completion = (

@@ -34,6 +34,8 @@ class MoonshotEmulator:
         max_file_bytes: int = 100 * 1024 * 1024,
         accept_any_key: bool = False,
         access_log: bool = False,
+        demo: bool = False,
+        keep_requests: int | None = None,
     ) -> None:
         self.state = EmulatorState(
             api_key=api_key,
@@ -42,6 +44,8 @@ class MoonshotEmulator:
             enforce_limits=enforce_limits,
             token_delay=token_delay,
             files=FileStore(max_files=max_files, max_file_bytes=max_file_bytes),
+            demo=demo,
+            keep_requests=keep_requests,
         )
         self._access_log = access_log
         self._runner: web.AppRunner | None = None

@@ -31,6 +31,13 @@ class EmulatorState:
     searches: dict[str, int] = field(default_factory=dict)
     search_count: int = 0
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    demo: bool = False  # answers that say they are not Kimi's (kimi-bot run without a key)
+    keep_requests: int | None = None  # a long-running server keeps only the newest ones
+
+    def record_request(self, body: dict[str, Any]) -> None:
+        self.requests.append(body)
+        if self.keep_requests is not None and len(self.requests) > self.keep_requests:
+            del self.requests[: len(self.requests) - self.keep_requests]
 
     def key_ok(self, key: str) -> bool:
         """Whether a Bearer key is accepted (any non-empty key in ``accept_any_key`` mode)."""

@@ -34,13 +34,16 @@ def config_error(**overrides: object) -> str:
 # --- defaults ------------------------------------------------------------------------------------
 
 
-def test_defaults() -> None:
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings = load()
     assert settings.moonshot_api_key is None
     assert settings.moonshot_base_url == "https://api.moonshot.cn/v1"
     assert settings.kimi_model == "kimi-k2"
     assert settings.kimi_models_file is None
-    assert settings.database_url == "sqlite+aiosqlite:///./kimi_bot.db"
+    # the user's data folder, not the current one (created when first used, not by loading)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data/kimi-bot/kimi_bot.db'}"
+    assert not (tmp_path / "data").exists()
     assert settings.redis_url is None
     assert settings.host == "127.0.0.1"
     assert settings.port == 8080

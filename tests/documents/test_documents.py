@@ -1,5 +1,6 @@
 """Documents end to end: the engine, the real openai SDK's files API and the emulator's real
-text extraction, on SQLite and PostgreSQL."""
+text extraction, on SQLite and PostgreSQL, over documents of every format made by the tests
+(``samples.py``; third-party documents are in ``test_real_corpus.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from core.service import start_services
 from core.types import Attachment, Author, CollectingSink, ConversationKey, Incoming
-from tests.conftest import CORPUS, EMULATOR_KEY, make_settings
+from tests.conftest import EMULATOR_KEY, make_settings
+from tests.documents.samples import SAMPLE_NAMES, random_binary, sample
 from tests.helpers import document_contents
 
 ALICE = Author(id="telegram:1", name="Alice")
@@ -27,6 +29,9 @@ MIME = {
     ".csv": "text/csv",
     ".md": "text/markdown",
     ".txt": "text/plain",
+    ".epub": "application/epub+zip",
+    ".html": "text/html",
+    ".json": "application/json",
 }
 
 
@@ -53,19 +58,9 @@ def system_texts(request: dict) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "system"]
 
 
-CORPUS_CASES = [
-    ("markitdown-test.docx", "314b0a30-5b04-470b-b9f7-eed2c2bec74a"),
-    ("markitdown-test.xlsx", "6ff4173b-42a5-4784-9b19-f49caff4d93d"),
-    ("markitdown-test.pptx", "2cdda5c8-e50e-4db4-b5f0-9722a649f455"),
-    ("markitdown-test.pdf", "While there is contemporaneous exploration of multi-agent approaches"),
-    ("markitdown-test_mskanji.csv", "佐藤太郎"),
-    ("kimi-api-brief-zh.txt", "Kimi"),
-]
-
-
-@pytest.mark.parametrize(("file_name", "marker"), CORPUS_CASES)
-async def test_real_files_reach_the_context(services, moonshot, file_name, marker):
-    data = (CORPUS / file_name).read_bytes()
+async def check_file_reaches_the_context(
+    services, moonshot, file_name: str, data: bytes, marker: str
+) -> None:
     sink = CollectingSink()
     outcome = await services.engine.handle(
         message("What is in this file?", attachment(file_name, data)), sink
@@ -79,6 +74,12 @@ async def test_real_files_reach_the_context(services, moonshot, file_name, marke
     assert moonshot.requests[-1]["messages"][-1]["content"] == "What is in this file?"
     await services.engine.handle(message("And again?"), CollectingSink())
     assert marker in document_contents(moonshot.requests[-1])[file_name]
+
+
+@pytest.mark.parametrize("file_name", SAMPLE_NAMES)
+async def test_every_format_reaches_the_context(services, moonshot, file_name):
+    made = sample(file_name)
+    await check_file_reaches_the_context(services, moonshot, file_name, made.data, made.marker)
 
 
 async def test_markdown_and_text_made_here(services, moonshot):
@@ -152,9 +153,8 @@ async def test_empty_unsupported_and_unreadable_files_are_answered_clearly(servi
     sink = CollectingSink()
     await services.engine.handle(message("", attachment("empty.txt", b"")), sink)
     assert "empty" in sink.replies[0] and "0 bytes" in sink.replies[0]
-    random_bin = (CORPUS / "markitdown-random.bin").read_bytes()
     await services.engine.handle(
-        message("", attachment("random.bin", random_bin, "application/octet-stream")), sink
+        message("", attachment("random.bin", random_binary(), "application/octet-stream")), sink
     )
     assert "not a format Kimi can read" in sink.replies[-1]
     assert moonshot.requests == [], "no model call for files that were refused"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -109,32 +110,60 @@ async def test_ask_offline_with_builtin_emulator(tmp_path, sqlite_url):
     assert code == 0 and "offline hello" in out
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def _wait_for_status(
+    http: aiohttp.ClientSession,
+    url: str,
+    process: asyncio.subprocess.Process,
+    deadline: float,
+) -> dict[str, object]:
+    """Poll ``url`` until it answers 200 (its JSON body), the process exits, or the deadline."""
+    loop = asyncio.get_running_loop()
+    last = "no answer yet"
+    while loop.time() < deadline:
+        if process.returncode is not None:
+            raise AssertionError(f"kimi-bot run exited with {process.returncode} before {url}")
+        try:
+            async with http.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                body = await response.json(content_type=None)
+                if response.status == 200:
+                    return body
+                last = f"{response.status} {body}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 in time; last: {last}")
+
+
 async def test_migrate_then_run_serves_health_checks(moonshot, sqlite_url, tmp_path):
     env = _env(moonshot.base_url, sqlite_url, PORT="0")
     code, out, _ = await _run("migrate", env=env, cwd=tmp_path)
     assert code == 0 and "up to date" in out
 
-    port = 18000 + os.getpid() % 1000
+    port = _free_port()
     env["PORT"] = str(port)
     process = await asyncio.create_subprocess_exec(
         KIMI_BOT, "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
+    assert process.stderr is not None
+    stderr = asyncio.create_task(process.stderr.read())  # drained all along: a full pipe blocks
     try:
+        deadline = asyncio.get_running_loop().time() + 60
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                assert response.status == 200
-            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                assert response.status == 200
-                assert (await response.json())["database"] == "ok"
+            base = f"http://127.0.0.1:{port}"
+            await _wait_for_status(http, f"{base}/healthz", process, deadline)
+            # Ready comes later than alive (adapters and the first heartbeat): wait for it.
+            ready = await _wait_for_status(http, f"{base}/readyz", process, deadline)
+            assert ready["database"] == "ok"
     finally:
-        process.terminate()
-        _, err = await asyncio.wait_for(process.communicate(), 20)
-    assert process.returncode == 0
-    assert "TELEGRAM_BOT_TOKEN" in err.decode() and "SLACK_BOT_TOKEN" in err.decode()
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), 20)
+        err = (await asyncio.wait_for(stderr, 5)).decode()
+    assert process.returncode == 0, err
+    assert "TELEGRAM_BOT_TOKEN" in err and "SLACK_BOT_TOKEN" in err

@@ -28,9 +28,9 @@ import pytest
 from core.catalog import Catalog, builtin_catalog
 from emulators.moonshot import Fault, MoonshotEmulator, ScriptedReply, estimate_tokens
 from emulators.moonshot.tokens import estimate_messages
+from tests.documents.samples import SAMPLE_NAMES, encrypted_pdf, random_binary, sample
 
 KEY = "sk-test"
-CORPUS = Path("/work/shared/corpus")
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = re.compile(r"please try again after (\d+) seconds")
 
@@ -588,6 +588,76 @@ async def test_upload_txt_and_read_content(client: openai.AsyncOpenAI) -> None:
     assert (await client.files.retrieve(uploaded.id)).id == uploaded.id
 
 
+async def check_extracts(client: openai.AsyncOpenAI, name: str, data: bytes, marker: str) -> None:
+    uploaded = await upload(client, name, data)
+    assert uploaded.status == "ok"
+    content = await content_of(client, uploaded.id)
+    assert marker in " ".join(content["content"].split())
+    assert content["filename"] == name
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+async def test_every_format_extracts_real_text(client: openai.AsyncOpenAI, name: str) -> None:
+    made = sample(name)
+    await check_extracts(client, name, made.data, made.marker)
+
+
+async def test_file_types_follow_the_content(client: openai.AsyncOpenAI) -> None:
+    for name in SAMPLE_NAMES:
+        uploaded = await upload(client, name, sample(name).data)
+        content = await content_of(client, uploaded.id)
+        assert content["file_type"] == sample(name).mime, name
+
+
+async def test_epub_chapters_come_in_spine_order(client: openai.AsyncOpenAI) -> None:
+    uploaded = await upload(client, "book.epub", sample("sample.epub").data)
+    text = (await content_of(client, uploaded.id))["content"]
+    assert (
+        text.index("Chapter 1") < text.index("Chapter 2") < text.index(sample("sample.epub").marker)
+    )
+
+
+async def test_html_loses_scripts_and_styles(client: openai.AsyncOpenAI) -> None:
+    uploaded = await upload(client, "page.html", sample("sample.html").data)
+    text = (await content_of(client, uploaded.id))["content"]
+    assert "not shown" not in text and "font-family" not in text
+
+
+async def test_gb18030_text_is_decoded(client: openai.AsyncOpenAI) -> None:
+    text = "简体中文测试,我们的模型支持长上下文"
+    uploaded = await upload(client, "zh.txt", text.encode("gb18030"))
+    assert (await content_of(client, uploaded.id))["content"] == text
+
+
+async def check_encrypted_pdf(client: openai.AsyncOpenAI, data: bytes) -> None:
+    uploaded = await upload(client, "secret.pdf", data)
+    assert uploaded.status == "error" and "encrypted" in uploaded.status_details
+    with pytest.raises(openai.BadRequestError):
+        await client.files.content(uploaded.id)
+
+
+async def test_encrypted_pdf_is_stored_with_error_status(client: openai.AsyncOpenAI) -> None:
+    await check_encrypted_pdf(client, encrypted_pdf())
+
+
+async def check_unsupported_binary(
+    emu: MoonshotEmulator, client: openai.AsyncOpenAI, data: bytes
+) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        await upload(client, "random.bin", data)
+    assert caught.value.status_code == 500
+    assert caught.value.body["type"] == "server_error"
+    assert caught.value.body["message"].startswith("Failed to extract file:")
+    assert len(emu.files) == 0
+
+
+async def test_unsupported_binary_is_500(emu: MoonshotEmulator, client: openai.AsyncOpenAI) -> None:
+    await check_unsupported_binary(emu, client, random_binary())
+
+
+# -- the optional real-document corpus (third-party files; skipped when it is not there) ----------
+
+
 @pytest.mark.parametrize(
     "name, marker",
     [
@@ -603,37 +673,24 @@ async def test_upload_txt_and_read_content(client: openai.AsyncOpenAI) -> None:
         ("kimi-api-brief-zh.txt", "月之暗面"),
     ],
 )
-async def test_corpus_documents_extract_real_text(
-    client: openai.AsyncOpenAI, name: str, marker: str
+async def test_real_corpus_documents_extract_real_text(
+    corpus: Path, client: openai.AsyncOpenAI, name: str, marker: str
 ) -> None:
-    uploaded = await upload(client, name, (CORPUS / name).read_bytes())
-    assert uploaded.status == "ok"
-    content = await content_of(client, uploaded.id)
-    assert marker in " ".join(content["content"].split())
-    assert content["filename"] == name
+    await check_extracts(client, name, (corpus / name).read_bytes(), marker)
 
 
-async def test_gb18030_text_is_decoded(client: openai.AsyncOpenAI) -> None:
-    text = "简体中文测试,我们的模型支持长上下文"
-    uploaded = await upload(client, "zh.txt", text.encode("gb18030"))
-    assert (await content_of(client, uploaded.id))["content"] == text
+async def test_real_corpus_encrypted_pdf_is_stored_with_error_status(
+    corpus: Path, client: openai.AsyncOpenAI
+) -> None:
+    await check_encrypted_pdf(
+        client, (corpus / "pypdf-libreoffice-writer-password.pdf").read_bytes()
+    )
 
 
-async def test_encrypted_pdf_is_stored_with_error_status(client: openai.AsyncOpenAI) -> None:
-    data = (CORPUS / "pypdf-libreoffice-writer-password.pdf").read_bytes()
-    uploaded = await upload(client, "secret.pdf", data)
-    assert uploaded.status == "error" and "encrypted" in uploaded.status_details
-    with pytest.raises(openai.BadRequestError):
-        await client.files.content(uploaded.id)
-
-
-async def test_unsupported_binary_is_500(emu: MoonshotEmulator, client: openai.AsyncOpenAI) -> None:
-    with pytest.raises(openai.InternalServerError) as caught:
-        await upload(client, "random.bin", (CORPUS / "markitdown-random.bin").read_bytes())
-    assert caught.value.status_code == 500
-    assert caught.value.body["type"] == "server_error"
-    assert caught.value.body["message"].startswith("Failed to extract file:")
-    assert len(emu.files) == 0
+async def test_real_corpus_unsupported_binary_is_500(
+    corpus: Path, emu: MoonshotEmulator, client: openai.AsyncOpenAI
+) -> None:
+    await check_unsupported_binary(emu, client, (corpus / "markitdown-random.bin").read_bytes())
 
 
 async def test_zip_bomb_is_refused(client: openai.AsyncOpenAI) -> None:

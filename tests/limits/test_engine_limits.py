@@ -1,27 +1,19 @@
-"""The engine with limits and budgets wired in (skipped until ``Engine`` takes a ``limiter``):
-a flood of users through the real engine earns no 429 from the emulator enforcing the same
+"""The engine with limits and budgets wired in: a flood of users through the real engine earns no 429 from the emulator enforcing the same
 limits; over budget, no model call; ``kimi-bot usage`` prints the ledger."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from pathlib import Path
 
 import pytest
 
 from core.catalog import load_catalog
-from core.engine import Engine
 from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 from emulators.moonshot import MoonshotEmulator
 from storage import COMPLETE
 from tests.conftest import EMULATOR_KEY, make_settings
-
-pytestmark = pytest.mark.skipif(
-    "limiter" not in inspect.signature(Engine).parameters,
-    reason="the engine does not take a limiter yet (integration pending)",
-)
 
 MODELS = """
 [models."kimi-k2"]

@@ -29,7 +29,6 @@ from core.limits import (
     format_duration,
     wait_notice,
 )
-from tests.conftest import REDIS_URL
 from tests.limits.helpers import MODEL, START, Sim, catalog, limiter, make_backend
 
 NewBackend = Callable[[], Backend]
@@ -565,7 +564,7 @@ async def test_build_limiter_picks_the_backend_from_the_settings(redis_url: str)
     cat = catalog(1, 1, 1)
     plain = build_limiter(SimpleNamespace(redis_url=None, limit_max_wait=12.0), cat)
     assert isinstance(plain.backend, InProcessBackend) and plain.max_wait == 12.0
-    shared = build_limiter(SimpleNamespace(redis_url=REDIS_URL), cat)
+    shared = build_limiter(SimpleNamespace(redis_url=redis_url), cat)
     assert isinstance(shared.backend, RedisBackend) and shared.max_wait == 60.0
     async with shared.admit(model=MODEL, user_id="x", prompt_tokens=0, max_tokens=1) as permit:
         assert await shared.backend.in_flight(MODEL, now=shared.clock.now()) == 1

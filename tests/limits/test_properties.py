@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from core.catalog import Limits
 from core.limits import FakeClock, LimitExceeded
-from tests.conftest import REDIS_URL
 from tests.limits.helpers import MODEL, START, Sim, catalog, limiter, make_backend
 
 
@@ -107,7 +106,7 @@ class Tally:
     ended: Counter[str] = field(default_factory=Counter)
 
 
-async def simulate(kind: str, scenario: Scenario) -> None:
+async def simulate(kind: str, scenario: Scenario, redis_url: str = "") -> None:
     acct = scenario.account
     cat = catalog(acct.rpm, acct.tpm, acct.concurrency, scenario.user_limits)
     user_limits = cat.user_limits_for(MODEL)
@@ -118,7 +117,7 @@ async def simulate(kind: str, scenario: Scenario) -> None:
     limiters = [
         limiter(
             cat,
-            make_backend(backend_kind, REDIS_URL, prefix),
+            make_backend(backend_kind, redis_url, prefix),
             clock,
             max_wait=scenario.max_wait,
             margin=scenario.margin,
@@ -223,13 +222,13 @@ def test_in_process_windows_and_concurrency_hold(scenario: Scenario) -> None:
 @examples(20)
 @given(scenario=scenarios())
 def test_redis_windows_and_concurrency_hold(redis_url: str, scenario: Scenario) -> None:
-    asyncio.run(simulate("redis", scenario))
+    asyncio.run(simulate("redis", scenario, redis_url))
 
 
 @examples(15)
 @given(scenario=scenarios())
 def test_two_redis_workers_together_respect_the_limits(redis_url: str, scenario: Scenario) -> None:
-    asyncio.run(simulate("redis2", scenario))
+    asyncio.run(simulate("redis2", scenario, redis_url))
 
 
 def test_check_windows_catches_an_excess() -> None:

@@ -1,8 +1,9 @@
 """Fixtures of the scaling tests: a fresh PostgreSQL database, a Redis test db, the Moonshot and
 Slack emulators in this process, a round-robin "load balancer", and a fleet of real workers.
 
-Without ``TEST_POSTGRES_URL``/``TEST_REDIS_URL`` these tests skip (fail under
-``KIMI_REQUIRE_SERVICES=1``), like every other service test.
+PostgreSQL and Redis are found as for every other service test (``TEST_POSTGRES_URL`` /
+``TEST_REDIS_URL``, else the default local ports; see tests/conftest.py): when one is missing
+these tests skip (fail under ``KIMI_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulators.slack import SlackEmulator
-from tests.conftest import EMULATOR_KEY, POSTGRES_URL, _service_missing
+from tests.conftest import EMULATOR_KEY
 from tests.scaling.workers import Fleet, RoundRobin, create_database, drop_database, worker_env
 
 SLACK_TOKEN = "xoxb-scaling-test-token"
@@ -22,11 +23,9 @@ USERS = 12
 
 
 @pytest.fixture
-async def fresh_db() -> AsyncIterator[str]:
+async def fresh_db(postgres_admin_url: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database for this test (the workers migrate it)."""
-    if not POSTGRES_URL:
-        _service_missing("PostgreSQL", "TEST_POSTGRES_URL")
-    url = await create_database(POSTGRES_URL)
+    url = await create_database(postgres_admin_url)
     yield url
     await drop_database(url)
 

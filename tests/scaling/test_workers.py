@@ -23,7 +23,7 @@ from emulators.slack import SlackEmulator
 from emulators.slack.payloads import event_callback, user_message_event
 from storage import Database
 from storage.models import Message
-from tests.conftest import EMULATOR_KEY, POSTGRES_URL
+from tests.conftest import EMULATOR_KEY
 from tests.scaling.workers import Fleet, Worker, proxy_to, sample, wait_for
 
 LONG = "word " * 400  # 250 stream chunks: long enough to act in the middle of the answer
@@ -207,7 +207,7 @@ async def test_a_killed_workers_turn_is_closed_at_the_next_start_and_told_once(
 async def test_readyz_names_the_dependency_that_is_down(
     fleet: Fleet, fresh_db: str, redis_url: str, dependency: str
 ) -> None:
-    pg, rd = make_url(POSTGRES_URL), make_url(redis_url)
+    pg, rd = make_url(fresh_db), make_url(redis_url)
     async with (
         proxy_to(pg.host or "127.0.0.1", pg.port or 5432) as pg_proxy,
         proxy_to(rd.host or "127.0.0.1", rd.port or 6379) as redis_proxy,

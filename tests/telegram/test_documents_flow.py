@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-from tests.conftest import CORPUS
+from pathlib import Path
+
+from tests.documents.samples import DOCX_MIME, sample
 from tests.helpers import document_contents
 from tests.telegram.conftest import USER, handled, visible
 
 
-async def test_document_with_caption_is_answered_from_its_content(tg, moonshot, start_bot):
+async def check_document_with_caption(tg, moonshot, start_bot, data: bytes, marker: str) -> None:
     tg.add_chat(USER, type="private")
     bot = await start_bot()
-    data = (CORPUS / "markitdown-test.docx").read_bytes()
     tg.user_document(
-        USER,
-        USER,
-        data,
-        "test.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        caption="What is this document about?",
+        USER, USER, data, "test.docx", DOCX_MIME, caption="What is this document about?"
     )
     await handled(tg, bot, 1, within=30)
     shown = visible(tg, USER)
     assert any("Added “test.docx” as document #1" in text for text in shown)
     request = moonshot.requests[-1]
-    assert "314b0a30-5b04-470b-b9f7-eed2c2bec74a" in document_contents(request)["test.docx"]
+    assert marker in document_contents(request)["test.docx"]
     assert request["messages"][-1]["content"] == "What is this document about?"
     assert shown[-1].startswith("Echo (kimi-k2): What is this document about?")
+
+
+async def test_document_with_caption_is_answered_from_its_content(tg, moonshot, start_bot):
+    made = sample("sample.docx")
+    await check_document_with_caption(tg, moonshot, start_bot, made.data, made.marker)
+
+
+async def test_real_corpus_docx_with_caption_is_answered_from_its_content(
+    corpus: Path, tg, moonshot, start_bot
+):
+    data = (corpus / "markitdown-test.docx").read_bytes()
+    await check_document_with_caption(
+        tg, moonshot, start_bot, data, "314b0a30-5b04-470b-b9f7-eed2c2bec74a"
+    )
 
 
 async def test_file_alone_gets_a_summary_and_docs_lists_it(tg, moonshot, start_bot):

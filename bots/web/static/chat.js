@@ -1,0 +1,249 @@
+// The web chat page: plain JavaScript, no build step. Everything shown is built as DOM nodes
+// with textContent, so nothing the model or a user writes is ever parsed as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { conversation: null, streaming: 0, maxFileBytes: 0 };
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A small Markdown subset: fenced code blocks, paragraphs, inline `code`, **bold**, *italic*.
+function renderInline(parent, text) {
+  const pattern = /(`[^`\n]+`|\*\*[^*\n]+\*\*|\*[^*\n]+\*)/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    parent.append(text.slice(last, match.index));
+    const token = match[0];
+    if (token.startsWith("`")) parent.append(el("code", "", token.slice(1, -1)));
+    else if (token.startsWith("**")) parent.append(el("strong", "", token.slice(2, -2)));
+    else parent.append(el("em", "", token.slice(1, -1)));
+    last = match.index + token.length;
+  }
+  parent.append(text.slice(last));
+}
+
+function renderMarkdown(node, text) {
+  node.replaceChildren();
+  const parts = text.split(/^(```[^\n]*\n[\s\S]*?(?:\n```|$))/m);
+  for (const part of parts) {
+    if (!part) continue;
+    if (part.startsWith("```")) {
+      const body = part.replace(/^```[^\n]*\n/, "").replace(/\n```$/, "");
+      const pre = el("pre");
+      pre.append(el("code", "", body));
+      node.append(pre);
+    } else {
+      for (const paragraph of part.split(/\n{2,}/)) {
+        if (!paragraph.trim()) continue;
+        const p = el("p");
+        renderInline(p, paragraph.replace(/^\n+|\n+$/g, ""));
+        node.append(p);
+      }
+    }
+  }
+}
+
+function scrollDown() {
+  const main = $("messages");
+  main.scrollTop = main.scrollHeight;
+}
+
+function addMessage(role, text, status) {
+  $("empty").hidden = true;
+  const node = el("div", `msg ${role}`);
+  node.dataset.role = role;
+  const body = el("div", "body");
+  node.append(body);
+  setText(node, text);
+  if (status && status !== "complete") {
+    node.classList.add(status);
+    const label = status === "in_progress" ? "still being written…" : status;
+    node.append(el("div", "status", label));
+  }
+  $("messages").append(node);
+  scrollDown();
+  return node;
+}
+
+function setText(node, text) {
+  const body = node.querySelector(".body");
+  if (node.dataset.role === "assistant") renderMarkdown(body, text);
+  else body.textContent = text;
+}
+
+function setStatus(node, text) {
+  let status = node.querySelector(".status");
+  if (!text) {
+    if (status) status.remove();
+    return;
+  }
+  if (!status) {
+    status = el("div", "status");
+    node.append(status);
+  }
+  status.textContent = text;
+}
+
+async function loadSession() {
+  const response = await fetch("/api/session", { credentials: "same-origin" });
+  if (response.status === 401) {
+    location.href = "/login";
+    return;
+  }
+  const info = await response.json();
+  $("demo").hidden = !info.demo;
+  $("logout").hidden = !info.login_required;
+  $("model").textContent = `model ${info.model || info.default_model}`;
+  state.maxFileBytes = info.max_file_bytes;
+  state.conversation = info.conversation;
+  $("messages").replaceChildren();
+  for (const message of info.messages) addMessage(message.role, message.text, message.status);
+  $("empty").hidden = info.messages.length > 0;
+}
+
+// Server-sent events arrive on the POST's response body: "event: NAME\ndata: JSON\n\n".
+async function* events(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const frame = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let name = "message";
+      let data = "";
+      for (const line of frame.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      yield [name, data ? JSON.parse(data) : {}];
+    }
+  }
+}
+
+async function send(text, files) {
+  const form = new FormData();
+  form.append("text", text);
+  for (const file of files) form.append("file", file, file.name);
+  const names = files.map((f) => f.name).join(", ");
+  const attached = files.length ? `[attached: ${names}]` : "";
+  const question = addMessage("user", [text, attached].filter(Boolean).join("\n"));
+  let answer = null;
+  let answerText = "";
+  let response;
+  try {
+    response = await fetch("/api/messages", {
+      method: "POST",
+      body: form,
+      credentials: "same-origin",
+      headers: { "X-Kimi-Chat": "1" },
+    });
+  } catch (error) {
+    addMessage("system", `Could not reach the server: ${error.message}. Your message was not sent.`);
+    return;
+  }
+  if (response.status === 401) {
+    location.href = "/login";
+    return;
+  }
+  if (!response.ok) {
+    let reason = `${response.status} ${response.statusText}`;
+    try {
+      reason = (await response.json()).error || reason;
+    } catch (_) { /* not JSON */ }
+    addMessage("system", reason);
+    return;
+  }
+  const ensureAnswer = () => {
+    if (!answer) answer = addMessage("assistant", "");
+    return answer;
+  };
+  try {
+    for await (const [name, data] of events(response)) {
+      if (name === "delta") {
+        answerText += data.text;
+        setText(ensureAnswer(), answerText);
+        setStatus(answer, "");
+        scrollDown();
+      } else if (name === "notice") {
+        setStatus(ensureAnswer(), data.text);
+      } else if (name === "done") {
+        setText(ensureAnswer(), data.text);
+        setStatus(answer, "");
+      } else if (name === "aborted") {
+        const node = ensureAnswer();
+        setText(node, data.text || "");
+        node.classList.add("incomplete");
+        setStatus(node, data.reason);
+      } else if (name === "reply") {
+        addMessage("system", data.text);
+      } else if (name === "end") {
+        if (state.conversation !== null && data.conversation !== state.conversation) {
+          // /reset started a new conversation: show only what happened since.
+          for (const node of [...$("messages").children]) {
+            if (node !== question && node !== answer && node.dataset.role !== "system") node.remove();
+          }
+          question.remove();
+        }
+        state.conversation = data.conversation;
+      }
+    }
+  } catch (error) {
+    addMessage("system", `The connection broke (${error.message}). Reload the page to see the stored answer.`);
+  }
+}
+
+function selectedFiles() {
+  return [...$("file").files];
+}
+
+function showFiles() {
+  const files = selectedFiles();
+  $("files").textContent = files.map((f) => `${f.name} (${Math.ceil(f.size / 1024)} KB)`).join(", ");
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const text = $("text").value;
+  const files = selectedFiles();
+  if (!text.trim() && files.length === 0) return;
+  // One question at a time; commands such as /cancel may be sent while an answer streams.
+  if (state.streaming > 0 && !text.trim().startsWith("/")) return;
+  const tooBig = files.find((f) => state.maxFileBytes && f.size > state.maxFileBytes);
+  if (tooBig) {
+    addMessage("system", `“${tooBig.name}” is larger than ${Math.floor(state.maxFileBytes / 1048576)} MB, the document limit.`);
+    return;
+  }
+  state.streaming += 1;
+  $("send").disabled = true;
+  $("text").value = "";
+  $("file").value = "";
+  showFiles();
+  try {
+    await send(text, files);
+  } finally {
+    state.streaming -= 1;
+    $("send").disabled = state.streaming > 0;
+    $("text").focus();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("composer").addEventListener("submit", submit);
+  $("file").addEventListener("change", showFiles);
+  $("text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      $("composer").requestSubmit();
+    }
+  });
+  loadSession().catch((error) => addMessage("system", `Could not load the conversation: ${error.message}`));
+});
