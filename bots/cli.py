@@ -225,6 +225,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.slack_bot_token,
         settings.slack_signing_secret,
         settings.slack_app_token,
+        settings.web_token,
     ]
     secrets = [v.get_secret_value() for v in values if v is not None]
     if settings.telegram_bot_token is not None and settings.telegram_webhook_secret is None:

@@ -239,3 +239,11 @@ def test_loopback_addresses():
     assert is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
     assert not is_loopback("example.com") and not is_loopback("::")
+
+
+def test_the_web_token_is_redacted_from_logs(sqlite_url):
+    from bots.cli import _secrets
+    from tests.conftest import make_settings
+
+    settings = make_settings("http://127.0.0.1:9/v1", sqlite_url, web_token="s3cret-web-token")
+    assert "s3cret-web-token" in _secrets(settings)
