@@ -108,14 +108,10 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
         from bots.errors import safe_url
-        from storage import Database
+        from core.database import migrate_database
 
-        db = Database(settings.database_url)
-        try:
-            await db.migrate()
-        finally:
-            await db.close()
-        print(f"database is up to date ({db.backend}: {safe_url(settings.database_url)})")
+        backend = await migrate_database(settings.database_url)
+        print(f"database is up to date ({backend}: {safe_url(settings.database_url)})")
         return 0
     if args.command == "usage":
         from core.usage_cli import run_usage_command
@@ -133,7 +129,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bots.terminal import ask
 
             return await _with_services(
-                settings, lambda s: ask(s.engine, args.text, args.conversation, args.model)
+                settings,
+                lambda s: ask(s.engine, s.conversations, args.text, args.conversation, args.model),
             )
         if args.command == "chat":
             from bots.terminal import chat

@@ -91,20 +91,16 @@ def web_chat_state(settings: Settings) -> Result:
 
 
 async def check_database(settings: Settings) -> Result:
-    from storage import Database
-    from storage.migrate import current_revision, head_revision, is_known_revision
+    from core.database import schema_state
 
     where = safe_url(settings.database_url)
     try:
         await reach_database(settings.database_url, timeout=CHECK_TIMEOUT - 3)
     except DatabaseUnavailable as exc:
         return Result("database", FAIL, exc.message)
-    db = Database(settings.database_url, pool_size=1, max_overflow=0)
-    try:
-        current, head = await current_revision(db.engine), head_revision()
-    finally:
-        await db.close()
-    if current == head:
+    schema = await schema_state(settings.database_url)
+    current, head = schema.current, schema.head
+    if schema.up_to_date:
         return Result("database", OK, f"{where} reachable, schema at the head ({head})")
     if current is None:
         # Not a failure: run, ask and chat apply the migrations before anything else.
@@ -114,7 +110,7 @@ async def check_database(settings: Settings) -> Result:
             f"{where} reachable, empty: the first `kimi-bot run` (or `kimi-bot migrate`) "
             "creates the tables",
         )
-    if not is_known_revision(current):
+    if not schema.known:
         return Result(
             "database",
             FAIL,

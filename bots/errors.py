@@ -110,24 +110,20 @@ async def reach_database(url: str, timeout: float = DATABASE_TIMEOUT) -> None:  
     The default database's folder is created here, on first use.
     """
     from core.config import prepare_default_database
-    from storage import Database
+    from core.database import ping_database
 
     prepare_default_database(url)
     path = sqlite_file(url)
     if path is not None and not path.parent.is_dir():
         raise database_problem(url, FileNotFoundError(path.parent))
-    db = Database(url, pool_size=1, max_overflow=0)
     try:
-        try:
-            await asyncio.wait_for(db.ping(), timeout)
-        except TimeoutError:
-            raise database_problem(url, TimeoutError(f"no answer within {timeout:.0f}s")) from None
-        except Exception as exc:
-            if path is not None:
-                await _let_sqlite_threads_end()
-            raise database_problem(url, exc) from exc
-    finally:
-        await db.close()
+        await ping_database(url, timeout)
+    except TimeoutError:
+        raise database_problem(url, TimeoutError(f"no answer within {timeout:.0f}s")) from None
+    except Exception as exc:
+        if path is not None:
+            await _let_sqlite_threads_end()
+        raise database_problem(url, exc) from exc
 
 
 async def _let_sqlite_threads_end(limit: float = 1.0) -> None:

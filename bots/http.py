@@ -12,11 +12,11 @@ import asyncio
 import errno
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
 from core import metrics
-from storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,11 @@ Check = tuple[str, Callable[[], Awaitable[object]]]
 CHECK_TIMEOUT = 3.0  # a dependency that hangs is as down as one that refuses
 
 
-def readiness_checks(db: Database, redis: object | None = None) -> list[Check]:
+class Pingable(Protocol):
+    async def ping(self) -> object: ...
+
+
+def readiness_checks(db: Pingable, redis: object | None = None) -> list[Check]:
     """The dependencies a worker needs to serve: the database, and Redis when configured."""
     checks: list[Check] = [("database", db.ping)]
     if redis is not None:
@@ -46,7 +50,7 @@ async def _state(check: Callable[[], Awaitable[object]]) -> str | None:
 
 
 def build_app(
-    db: Database, routes: list[Route] | None = None, *, checks: list[Check] | None = None
+    db: Pingable, routes: list[Route] | None = None, *, checks: list[Check] | None = None
 ) -> web.Application:
     app = web.Application(client_max_size=32 * 1024 * 1024)
     readiness = checks if checks is not None else readiness_checks(db)

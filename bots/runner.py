@@ -10,10 +10,11 @@ from typing import Protocol
 from bots.http import HttpServer, Route, build_app, readiness_checks
 from core.config import Settings
 from core.log_context import bind_worker
+from core.retention import Retention, RetentionPolicy
 from core.runtime import release_free_memory_every
 from core.service import Services, start_services
+from core.vocabulary import ConversationKey
 from core.workers import WorkerPresence
-from storage.records import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,13 @@ async def serve(
         heartbeat_every=min(10.0, dead_after / 3),
         dead_after=dead_after,
     )
+    retention = Retention(
+        services.db,
+        RetentionPolicy.from_settings(settings),
+        every=settings.retention_every,
+        redis=services.redis,
+        owner=services.engine.worker_id or "worker",
+    )
     trimming = asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
     try:
         for adapter in adapters:
@@ -118,6 +126,7 @@ async def serve(
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
         await presence.start()
+        await retention.start()
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()
@@ -127,6 +136,7 @@ async def serve(
         await services.engine.drain(settings.shutdown_grace)
     finally:
         trimming.cancel()
+        await retention.stop()
         await presence.stop()
         for adapter in reversed(started):
             try:

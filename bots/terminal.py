@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from core.conversations import Conversations
 from core.engine import Engine
 from core.types import Author, ConversationKey, Incoming
 
@@ -66,7 +67,13 @@ def terminal_incoming(text: str, conversation: str, user: str | None = None) -> 
     )
 
 
-async def ask(engine: Engine, text: str, conversation: str, model: str | None = None) -> int:
+async def ask(
+    engine: Engine,
+    conversations: Conversations,
+    text: str,
+    conversation: str,
+    model: str | None = None,
+) -> int:
     """One question; exit status 0 when a complete answer was printed."""
     if model is not None:
         if model not in engine.catalog:
@@ -74,10 +81,8 @@ async def ask(engine: Engine, text: str, conversation: str, model: str | None = 
                 f"unknown model {model!r}; choose one of: {', '.join(engine.catalog.ids())}\n"
             )
             return 2
-        record = await engine.db.conversations.get_or_create(
-            ConversationKey(platform="cli", chat=conversation), is_group=False
-        )
-        await engine.db.conversations.update_settings(record.id, model=model)
+        key = ConversationKey(platform="cli", chat=conversation)
+        await conversations.set_model(key, model, is_group=False)
     sink = TerminalSink()
     await engine.handle(terminal_incoming(text, conversation), sink)
     return 1 if sink.failed else 0

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     shutdown_grace: float = Field(default=20.0, ge=0)
     memory_trim_every: float = Field(default=60.0, ge=0)  # 0: never (see core.runtime)
+    # Bookkeeping rows that would grow forever (see core.retention); 0: never trimmed.
+    retention_every: float = Field(default=3600.0, ge=0)
+    # At least a day: Telegram keeps an undelivered update for 24 hours.
+    event_retention_days: float = Field(default=7.0, ge=1)
+    document_retention_days: float = Field(default=30.0, gt=0)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"

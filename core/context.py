@@ -20,8 +20,9 @@ GROUP_NOTE = (
 _USABLE = {COMPLETE, INCOMPLETE}
 
 
-class MessageTooLong(Exception):
-    """The current user message alone does not fit the model's window."""
+class MessageOverBudget(Exception):
+    """The current user message alone does not fit the token budget left for it (the model's
+    window minus the answer, the system prompt and the documents)."""
 
     def __init__(self, tokens: int, limit: int) -> None:
         super().__init__(f"message needs ~{tokens} tokens, budget is {limit}")
@@ -67,7 +68,7 @@ class ContextBuilder:
             raise LookupError(f"message {current_message_id} is not stored")
         current_cost = self._estimator.scaled(_raw_tokens(current, is_group))
         if used + current_cost > budget:
-            raise MessageTooLong(current_cost, max(budget - used, 0))
+            raise MessageOverBudget(current_cost, max(budget - used, 0))
         used += current_cost
         picked: list[StoredMessage] = [current]
         async for stored in self._candidates(conversation_id, current_message_id):

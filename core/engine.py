@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache
+
 from core import metrics, texts
 from core.access import AccessPolicy
 from core.budgets import Budgets
@@ -31,6 +33,7 @@ from storage import COMPLETE, FAILED, ConversationRecord, Database
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 200_000
+SEEN_SPEAKERS = 50_000  # speakers remembered by this worker; the least recently seen go first
 
 
 class LockLost(Exception):
@@ -72,7 +75,7 @@ class Engine:
         self._cancelled: set[asyncio.Task[object]] = set()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._closing = False
-        self._seen_speakers: dict[tuple[int, str], str] = {}
+        self._seen_speakers: LRUCache[tuple[int, str], str] = LRUCache(SEEN_SPEAKERS)
         self.worker_id = worker_id
         self._turns = TurnRunner(
             db=db,
@@ -174,8 +177,6 @@ class Engine:
         key = (conversation_id, author.id)
         if self._seen_speakers.get(key) == author.name:
             return False
-        if len(self._seen_speakers) > 50_000:
-            self._seen_speakers.clear()
         self._seen_speakers[key] = author.name
         return True
 
@@ -222,13 +223,7 @@ class Engine:
             )
             if refusal is not None:
                 await sink.reply(refusal.message(texts.language_of(incoming.text)))
-                await self.db.messages.finish(
-                    user_message_id,
-                    content=incoming.text,
-                    status=FAILED,
-                    token_estimate=raw_estimate(incoming.text),
-                    error=f"budget: {refusal.scope}",
-                )
+                await self.db.messages.fail(user_message_id, error=f"budget: {refusal.scope}")
                 return None
         queued_at = time.monotonic()
         async with self._locks.hold(conversation.id) as waited:
@@ -281,13 +276,7 @@ class Engine:
         lang = texts.language_of(incoming.text)
         added = await self.ingestion.ingest_all(conversation_id, incoming, sink, lang)
         if not added:
-            await self.db.messages.finish(
-                user_message_id,
-                content=incoming.text,
-                status=FAILED,
-                token_estimate=raw_estimate(incoming.text),
-                error="no attachment could be read",
-            )
+            await self.db.messages.fail(user_message_id, error="no attachment could be read")
         return bool(added)
 
     async def remember(self, incoming: Incoming, *, answered: bool = True) -> None:

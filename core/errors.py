@@ -71,7 +71,9 @@ class PermissionDenied(KimiError):
 
 class ModelNotFound(KimiError):
     kind = "model_not_found"
-    user_message = "The selected model does not exist on this account. Try `/model` to pick another."
+    user_message = (
+        "The selected model does not exist on this account. Try `/model` to pick another."
+    )
 
 
 class ContentFiltered(KimiError):

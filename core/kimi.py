@@ -110,7 +110,8 @@ class RetryPolicy:
 
 
 class KimiClient:
-    """Streams chat completions from Moonshot and maps every failure to a typed ``KimiError``."""
+    """Streams chat completions from Moonshot and maps every failure to a typed ``KimiError``.
+    A :class:`core.chat_model.ChatModel`."""
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 conversation_var: ContextVar[ConversationKey | None] = ContextVar("conversation", default=None)
 worker_var: ContextVar[str | None] = ContextVar("worker", default=None)

@@ -9,6 +9,7 @@ from typing import Any
 from core.access import AccessPolicy
 from core.budgets import Budgets
 from core.config import Settings, require_api_key
+from core.conversations import Conversations
 from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
 from core.engine import Engine
@@ -32,6 +33,11 @@ class Services:
     limiter: Limiter
     locks: ConversationLocks = field(default_factory=InProcessLocks)
     redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (locks, leases, readiness)
+
+    @property
+    def conversations(self) -> Conversations:
+        """The verbs adapters use besides ``engine.handle`` (they never touch ``storage``)."""
+        return Conversations(self.db)
 
     async def close(self) -> None:
         await self.limiter.close()

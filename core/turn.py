@@ -1,17 +1,22 @@
-"""One answer: documents, context, the (tool-calling) model stream, then the stored result."""
+"""One answer: documents, context, the (tool-calling) model stream, then the stored result.
+
+:class:`TurnRunner` holds what every turn of an engine shares; each message gets its own
+:class:`Turn`, which owns the conversation, model, context, progress and sink of that answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core import errors, metrics, texts
+from core.answer_row import AnswerRow
 from core.catalog import Catalog, ModelSpec
-from core.context import BuiltContext, ContextBuilder, MessageTooLong
-from core.documents.in_turn import DocumentContext
+from core.chat_model import ChatModel
+from core.context import BuiltContext, ContextBuilder, MessageOverBudget
+from core.documents.in_turn import DocumentContext, DocumentTurn
 from core.documents.library import DocumentLibrary
 from core.documents.planning import max_tokens_for
 from core.kimi import Completion, KimiClient
@@ -20,16 +25,9 @@ from core.limits import LimitedKimi, Limiter, wait_notice
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.loop import ToolLoop
 from core.tools.registry import ToolRegistry
+from core.turn_progress import TurnProgress
 from core.types import Incoming, ReplySink
-from storage import (
-    COMPLETE,
-    FAILED,
-    IN_PROGRESS,
-    INCOMPLETE,
-    ConversationRecord,
-    Database,
-    StoredMessage,
-)
+from storage import COMPLETE, FAILED, INCOMPLETE, ConversationRecord, Database, StoredMessage
 from storage.records import UsageEntry
 
 log = logging.getLogger(__name__)
@@ -58,16 +56,20 @@ class TurnOutcome:
     completions: list[Completion] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Progress:
-    """What the user has seen and what has been billed so far in this turn."""
+@dataclass(frozen=True, slots=True)
+class TurnServices:
+    """What every turn of one engine shares (built once by :class:`TurnRunner`)."""
 
-    shown: list[str] = field(default_factory=list)
-    completions: list[Completion] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.shown)
+    db: Database
+    kimi: KimiClient
+    estimator: TokenEstimator
+    builder: ContextBuilder
+    settings: TurnSettings
+    tools: ToolRegistry
+    documents: DocumentContext
+    limiter: Limiter | None
+    worker_id: str | None
+    shutting_down: Callable[[], bool]
 
 
 class TurnRunner:
@@ -88,16 +90,19 @@ class TurnRunner:
         worker_id: str | None = None,
         shutting_down: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._worker_id = worker_id
-        self._shutting_down = shutting_down
-        self._limiter = limiter
-        self._db = db
-        self._kimi = kimi
-        self._estimator = estimator
-        self._builder = builder
-        self._settings = settings
         self._tools = tools or ToolRegistry()
-        self._documents = DocumentContext(db, library, catalog, estimator, settings.max_output)
+        self._services = TurnServices(
+            db=db,
+            kimi=kimi,
+            estimator=estimator,
+            builder=builder,
+            settings=settings,
+            tools=self._tools,
+            documents=DocumentContext(db, library, catalog, estimator, settings.max_output),
+            limiter=limiter,
+            worker_id=worker_id,
+            shutting_down=shutting_down,
+        )
 
     async def run(
         self,
@@ -107,15 +112,92 @@ class TurnRunner:
         user_message_id: int,
         sink: ReplySink,
     ) -> TurnOutcome:
-        lang = texts.language_of(incoming.text)
-        system_prompt = conversation.system_prompt or self._settings.system_prompt
-        documents = await self._documents.prepare(
-            conversation, model, incoming.text, system_prompt, sink
+        turn = Turn(self._services, conversation, model, incoming, user_message_id, sink)
+        return await turn.run()
+
+
+class Turn:
+    """One answer to one stored user message; used once."""
+
+    _context: BuiltContext  # set by run() before the model is called
+
+    def __init__(
+        self,
+        services: TurnServices,
+        conversation: ConversationRecord,
+        model: ModelSpec,
+        incoming: Incoming,
+        user_message_id: int,
+        sink: ReplySink,
+    ) -> None:
+        self._services = services
+        self._conversation = conversation
+        self._documents = DocumentTurn(model)  # none until _prepare_documents, which may switch
+        self._incoming = incoming
+        self._user_message_id = user_message_id
+        self._sink = sink
+        self._lang = texts.language_of(incoming.text)
+        self._system_prompt = conversation.system_prompt or services.settings.system_prompt
+        self._progress = TurnProgress()
+
+    @property
+    def _model(self) -> ModelSpec:
+        return self._documents.model
+
+    @property
+    def _max_tokens(self) -> int:
+        return max_tokens_for(self._model, self._services.settings.max_output)
+
+    async def run(self) -> TurnOutcome:
+        """Answer, store and show; a model failure ends the answer visibly, never raises."""
+        await self._prepare_documents()
+        try:
+            self._context = await self._build_context(self._model.context_window - self._max_tokens)
+        except MessageOverBudget as exc:
+            return await self._refuse(exc)
+        row = AnswerRow.start(
+            self._services.db.messages,
+            conversation_id=self._conversation.id,
+            model_id=self._model.id,
+            reply_to_id=self._user_message_id,
+            worker_id=self._services.worker_id,
+            checkpoint_every=self._services.settings.checkpoint_every,
         )
-        model = documents.model
-        max_tokens = max_tokens_for(model, self._settings.max_output)
+        await self._sink.begin()
+        try:
+            async with row.saving(self._progress):
+                await self._stream_rounds()
+        except asyncio.CancelledError:
+            reason = "interrupted" if self._services.shutting_down() else "cancelled"
+            await asyncio.shield(self._close(row, reason))
+            raise
+        except errors.KimiError as exc:
+            metrics.record_error(exc.kind)
+            log.error(
+                "turn failed conversation=%s user=%s kind=%s detail=%s",
+                self._incoming.key.label(),
+                self._incoming.author.id,
+                exc.kind,
+                exc.detail,
+            )
+            return await self._ended_early(row, exc)
+        except Exception:
+            metrics.record_error("internal")
+            log.exception("turn crashed in %s", self._incoming.key.label())
+            return await self._ended_early(row, "internal")
+        return await self._complete(row)
+
+    async def _prepare_documents(self) -> None:
+        """The conversation's documents for this question; they may switch the model."""
+        self._documents = await self._services.documents.prepare(
+            self._conversation, self._model, self._incoming.text, self._system_prompt, self._sink
+        )
+
+    async def _build_context(self, budget: int) -> BuiltContext:
+        """History that fits ``budget`` tokens, ending with this turn's user message."""
+        incoming = self._incoming
         current = StoredMessage(
-            id=user_message_id,
+            id=self._user_message_id,
             role="user",
             content=incoming.text,
             token_estimate=raw_estimate(incoming.text),
@@ -123,260 +205,150 @@ class TurnRunner:
             author_id=incoming.author.id,
             author_name=incoming.author.name or None,
         )
-
-        async def build(budget: int) -> BuiltContext:
-            return await self._builder.build(
-                conversation_id=conversation.id,
-                current_message_id=user_message_id,
-                system_prompt=system_prompt,
-                budget=budget,
-                is_group=conversation.is_group,
-                current=current,
-                extra_system=documents.system_messages,
-            )
-
-        try:
-            context = await build(model.context_window - max_tokens)
-        except MessageTooLong as exc:
-            return await self._refuse_too_long(incoming, user_message_id, exc, sink, lang)
-
-        # The in-progress row is written while the model thinks, off the critical path.
-        placeholder = asyncio.create_task(
-            self._db.messages.add(
-                conversation.id,
-                "assistant",
-                "",
-                status=IN_PROGRESS,
-                model=model.id,
-                reply_to_id=user_message_id,
-                worker_id=self._worker_id,
-            )
+        return await self._services.builder.build(
+            conversation_id=self._conversation.id,
+            current_message_id=self._user_message_id,
+            system_prompt=self._system_prompt,
+            budget=budget,
+            is_group=self._conversation.is_group,
+            current=current,
+            extra_system=self._documents.system_messages,
         )
-        await sink.begin()
-        progress = _Progress()
 
-        def entries(answer_id: int) -> list[UsageEntry]:
-            """The turn's ledger rows (built once, when the answer is stored)."""
-            rows = [
-                usage_entry(
-                    c, model, conversation, incoming, answer_id, context.estimate, self._estimator
-                )
-                for c in progress.completions
-            ]
-            metrics.record_usage(rows)
-            return rows
-
-        try:
-            async with self._saving(placeholder, progress):
-                context = await self._answer(
-                    conversation,
-                    model,
-                    context,
-                    build,
-                    max_tokens,
-                    progress,
-                    sink,
-                    lang,
-                    incoming.author.id,
-                )
-        except asyncio.CancelledError:
-            reason = "interrupted" if self._shutting_down() else "cancelled"
-            await asyncio.shield(self._close(placeholder, progress, entries, sink, reason, lang))
-            raise
-        except errors.KimiError as exc:
-            metrics.record_error(exc.kind)
-            log.error(
-                "turn failed conversation=%s user=%s kind=%s detail=%s",
-                incoming.key.label(),
-                incoming.author.id,
-                exc.kind,
-                exc.detail,
-            )
-            status = await self._close(placeholder, progress, entries, sink, exc, lang)
-            return TurnOutcome(status, progress.text, await placeholder, exc, progress.completions)
-        except Exception:
-            metrics.record_error("internal")
-            log.exception("turn crashed in %s", incoming.key.label())
-            status = await self._close(placeholder, progress, entries, sink, "internal", lang)
-            return TurnOutcome(status, progress.text, await placeholder, None, progress.completions)
-
-        answer_id = await placeholder
-        text = progress.text
-        final = progress.completions[-1]
-        status = COMPLETE if text.strip() else FAILED
-        await self._db.messages.finish(
-            answer_id,
-            content=text,
-            status=status,
-            token_estimate=raw_estimate(text),
-            error=None if text.strip() else f"empty answer ({final.finish_reason})",
-            usage=entries(answer_id),
-        )
-        if status == FAILED:
-            error = errors.ServerError("Kimi returned an empty answer")
-            await sink.abort("", texts.error_text(error, lang))
-            return TurnOutcome(FAILED, "", answer_id, error, progress.completions)
-        shown = text
-        if final.finish_reason == "length":
-            shown += "\n\n" + texts.text("incomplete", lang, reason="max output length reached")
-        if documents.footer:
-            shown += "\n\n" + documents.footer
-        await sink.complete(shown)
-        return TurnOutcome(COMPLETE, text, answer_id, None, progress.completions)
-
-    async def _answer(
-        self,
-        conversation: ConversationRecord,
-        model: ModelSpec,
-        context: BuiltContext,
-        build: Callable[[int], Awaitable[BuiltContext]],
-        max_tokens: int,
-        progress: _Progress,
-        sink: ReplySink,
-        lang: str,
-        user_id: str,
-    ) -> BuiltContext:
+    async def _stream_rounds(self) -> None:
         """Stream the answer through the tool loop; if the context is still too long for
         Moonshot on the first call, shrink it once and retry."""
-
-        async def on_delta(text: str) -> None:
-            progress.shown.append(text)
-            await sink.append(text)
-
-        async def on_retry(error: errors.KimiError, delay: float, attempt: int) -> None:
-            await sink.notice(texts.text("retrying", lang, seconds=delay))
-
-        async def on_completion(completion: Completion) -> None:
-            progress.completions.append(completion)
-
-        web_search = bool(conversation.options.get(WEB_SEARCH_OPTION, self._settings.web_search))
-        kimi = self._kimi
-        if self._limiter is not None:
-
-            async def on_wait(seconds: float) -> None:
-                await sink.notice(wait_notice(seconds, lang))
-
-            kimi = LimitedKimi(  # type: ignore[assignment]
-                self._kimi,
-                self._limiter,
-                user_id=user_id,
-                estimator=self._estimator,
-                on_wait=on_wait,
-            )
-        loop = ToolLoop(kimi, self._tools, self._settings.tool_max_rounds)  # type: ignore[arg-type]
+        services = self._services
+        loop = ToolLoop(self._chat_model(), services.tools, services.settings.tool_max_rounds)
+        web_search = self._conversation.options.get(WEB_SEARCH_OPTION, services.settings.web_search)
+        tools = services.tools.specs(web_search=bool(web_search))
         for attempt in (1, 2):
             try:
                 await loop.run(
-                    model=model,
-                    messages=context.messages,
-                    max_tokens=max_tokens,
-                    temperature=self._settings.temperature,
-                    tools=self._tools.specs(web_search=web_search),
-                    on_delta=on_delta,
-                    on_retry=on_retry,
-                    on_status=sink.notice,
-                    on_completion=on_completion,
+                    model=self._model,
+                    messages=self._context.messages,
+                    max_tokens=self._max_tokens,
+                    temperature=services.settings.temperature,
+                    tools=tools,
+                    on_delta=self._show,
+                    on_retry=self._announce_retry,
+                    on_status=self._sink.notice,
+                    on_completion=self._bill,
                 )
                 break
             except errors.ContextTooLong:
-                if attempt == 2 or progress.completions:
+                if attempt == 2 or self._progress.completions:
                     raise
                 log.warning(
                     "context too long for %s at ~%d tokens; shrinking once",
-                    model.id,
-                    context.estimate,
+                    self._model.id,
+                    self._context.estimate,
                 )
-                self._estimator.factor = min(2.0, self._estimator.factor * 1.25)
-                context = await build(int(context.estimate * 0.7))
-        first = progress.completions[0]
+                services.estimator.calibrate_after_overflow()
+                self._context = await self._build_context(int(self._context.estimate * 0.7))
+        first = self._progress.completions[0]
         if first.usage is not None:
-            self._estimator.calibrate(context.raw_estimate, first.usage.prompt_tokens)
-        return context
+            services.estimator.calibrate(self._context.raw_estimate, first.usage.prompt_tokens)
 
-    @asynccontextmanager
-    async def _saving(
-        self, placeholder: asyncio.Task[int], progress: _Progress
-    ) -> AsyncIterator[None]:
-        """Save the text streamed so far every ``checkpoint_every`` seconds while the body runs.
-        On the way out a save in flight finishes and none starts: never cancelled mid-write."""
-        answer_ended = asyncio.Event()
-        saver = asyncio.create_task(self._checkpoints(placeholder, progress, answer_ended))
-        try:
-            yield
-        finally:
-            answer_ended.set()
-            await asyncio.wait([saver])  # without swallowing our own cancellation
-            if not saver.cancelled() and saver.exception() is not None:
-                log.warning("saving the partial answer stopped with %r", saver.exception())
+    def _chat_model(self) -> ChatModel:
+        """The client itself, or (with limits) a wrapper that admits every call of this turn."""
+        services = self._services
+        if services.limiter is None:
+            return services.kimi
+        return LimitedKimi(
+            services.kimi,
+            services.limiter,
+            user_id=self._incoming.author.id,
+            estimator=services.estimator,
+            on_wait=self._announce_wait,
+        )
 
-    async def _checkpoints(
-        self, placeholder: asyncio.Task[int], progress: _Progress, answer_ended: asyncio.Event
-    ) -> None:
-        answer_id = await asyncio.shield(placeholder)  # ending early must not cancel the insert
-        saved = 0
-        while True:
-            try:
-                await asyncio.wait_for(answer_ended.wait(), self._settings.checkpoint_every)
-                return
-            except TimeoutError:
-                pass
-            text = progress.text
-            if len(text) == saved:
-                continue
-            try:
-                await self._db.messages.checkpoint(answer_id, text, raw_estimate(text))
-                saved = len(text)
-            except Exception as exc:  # the final save is what must succeed; this one may wait
-                log.warning("could not save the partial answer %d: %s", answer_id, exc)
+    async def _show(self, delta: str) -> None:
+        self._progress.shown.append(delta)
+        await self._sink.append(delta)
 
-    async def _close(
-        self,
-        placeholder: asyncio.Task[int],
-        progress: _Progress,
-        entries: Callable[[int], list[UsageEntry]],
-        sink: ReplySink,
-        reason: errors.KimiError | str,
-        lang: str,
-    ) -> str:
+    async def _bill(self, completion: Completion) -> None:
+        self._progress.completions.append(completion)
+
+    async def _announce_retry(self, error: errors.KimiError, delay: float, attempt: int) -> None:
+        await self._sink.notice(texts.text("retrying", self._lang, seconds=delay))
+
+    async def _announce_wait(self, seconds: float) -> None:
+        await self._sink.notice(wait_notice(seconds, self._lang))
+
+    def _usage(self, answer_id: int) -> list[UsageEntry]:
+        """The turn's ledger rows, one per model call (built once, when the answer is stored)."""
+        rows = [
+            usage_entry(
+                completion,
+                self._model,
+                self._conversation,
+                self._incoming,
+                answer_id,
+                self._context.estimate,
+                self._services.estimator,
+            )
+            for completion in self._progress.completions
+        ]
+        metrics.record_usage(rows)
+        return rows
+
+    async def _complete(self, row: AnswerRow) -> TurnOutcome:
+        """Store the finished answer and show it (an empty one counts as a server error)."""
+        answer_id = await row.id()
+        text = self._progress.text
+        final = self._progress.completions[-1]
+        status = COMPLETE if text.strip() else FAILED
+        await row.finish(
+            text,
+            status=status,
+            error=None if text.strip() else f"empty answer ({final.finish_reason})",
+            usage=self._usage(answer_id),
+        )
+        if status == FAILED:
+            error = errors.ServerError("Kimi returned an empty answer")
+            await self._sink.abort("", texts.error_text(error, self._lang))
+            return TurnOutcome(FAILED, "", answer_id, error, self._progress.completions)
+        shown = text
+        if final.finish_reason == "length":
+            shown += "\n\n" + texts.text(
+                "incomplete", self._lang, reason="max output length reached"
+            )
+        if self._documents.footer:
+            shown += "\n\n" + self._documents.footer
+        await self._sink.complete(shown)
+        return TurnOutcome(COMPLETE, text, answer_id, None, self._progress.completions)
+
+    async def _ended_early(self, row: AnswerRow, reason: errors.KimiError | str) -> TurnOutcome:
+        """Close an unfinished answer and report it; a model error travels with the outcome."""
+        status = await self._close(row, reason)
+        error = reason if isinstance(reason, errors.KimiError) else None
+        progress = self._progress
+        return TurnOutcome(status, progress.text, await row.id(), error, progress.completions)
+
+    async def _close(self, row: AnswerRow, reason: errors.KimiError | str) -> str:
         """End an answer that did not complete: keep what was shown, bill what was called."""
-        answer_id = await placeholder
-        partial = progress.text
+        answer_id = await row.id()
+        partial = self._progress.text
         status = INCOMPLETE if partial.strip() else FAILED
         if isinstance(reason, errors.KimiError):
-            detail, message = (
-                f"{reason.kind}: {reason.detail}"[:2000],
-                texts.error_text(reason, lang),
-            )
+            detail = f"{reason.kind}: {reason.detail}"[:2000]
+            message = texts.error_text(reason, self._lang)
         else:
-            detail, message = reason, texts.text(reason, lang)
-        await self._db.messages.finish(
-            answer_id,
-            content=partial,
-            status=status,
-            token_estimate=raw_estimate(partial),
-            error=detail,
-            usage=entries(answer_id),
-        )
+            detail, message = reason, texts.text(reason, self._lang)
+        await row.finish(partial, status=status, error=detail, usage=self._usage(answer_id))
         try:
-            await sink.abort(partial, message)
+            await self._sink.abort(partial, message)
         except Exception:  # the platform may be gone; the row above is what must not be lost
             log.exception("could not show the end of an unfinished answer in the chat")
         return status
 
-    async def _refuse_too_long(
-        self,
-        incoming: Incoming,
-        user_message_id: int,
-        exc: MessageTooLong,
-        sink: ReplySink,
-        lang: str,
-    ) -> TurnOutcome:
-        await self._db.messages.finish(
-            user_message_id,
-            content=incoming.text,
-            status=FAILED,
-            token_estimate=raw_estimate(incoming.text),
-            error="too long for the model window",
+    async def _refuse(self, exc: MessageOverBudget) -> TurnOutcome:
+        """The message alone does not fit the window: set it aside and say so."""
+        await self._services.db.messages.fail(
+            self._user_message_id, error="too long for the model window"
         )
-        await sink.reply(texts.text("too_long", lang, tokens=exc.tokens, limit=exc.limit))
+        await self._sink.reply(
+            texts.text("too_long", self._lang, tokens=exc.tokens, limit=exc.limit)
+        )
         return TurnOutcome(FAILED, "")

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 __all__ = ["Attachment", "Author", "ConversationKey", "Incoming", "ReplySink"]
 
@@ -51,7 +51,11 @@ class ReplySink(Protocol):
 
     The core calls ``begin`` once, then any number of ``append``/``notice``, and ends with exactly
     one of ``complete`` (the full final text) or ``abort`` (what arrived plus a reason to show).
-    ``reply`` sends a standalone message (command output, refusals).
+
+    ``reply`` sends a standalone message (command output, refusals, a document acknowledgement)
+    at once, as a message of its own. It may come at any time in a turn and never ends or
+    pauses the answer: on every platform the answer keeps streaming after it (previews go on,
+    in the answer's own messages) and ends only with ``complete`` or ``abort``.
     """
 
     async def begin(self) -> None: ...
@@ -69,7 +73,7 @@ class ReplySink(Protocol):
 
 @dataclass(slots=True)
 class CollectingSink:
-    """A sink that only records; used by the CLI's non-streaming paths and by tests."""
+    """A sink that only records what it is told (tests hand it to the engine)."""
 
     deltas: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

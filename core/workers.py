@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from core.vocabulary import ConversationKey
 from storage import Database
-from storage.records import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +49,41 @@ class WorkerPresence:
         self._every = heartbeat_every
         self._dead_after = dead_after
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """First heartbeat and recovery now; a database that is away at this moment is not
-        fatal (the worker keeps serving what it can and the next beat tries again)."""
+        fatal (the worker keeps serving what it can and the next beat tries again).
+
+        Then heartbeats and recovery sweeps repeat as two loops: telling chats about
+        interrupted turns can wait (on a platform's flood control), and must never delay this
+        worker's own heartbeat so long that the others take it for dead.
+        """
         await self._beat()
-        self._task = asyncio.create_task(self._loop(), name="worker-heartbeat")
+        await self._sweep()
+        self._tasks = [
+            asyncio.create_task(self._repeat(self._beat), name="worker-heartbeat"),
+            asyncio.create_task(self._repeat(self._sweep), name="worker-recovery"),
+        ]
 
     async def _beat(self) -> None:
         try:
             await self._db.workers.heartbeat(self.worker_id, socket.gethostname(), os.getpid())
-            await self.recover()
         except Exception as exc:  # the database may be briefly away; try again next beat
             log.warning("heartbeat failed: %s", type(exc).__name__)
 
+    async def _sweep(self) -> None:
+        try:
+            await self.recover()
+        except Exception as exc:  # the database may be briefly away; try again next sweep
+            log.warning("recovery sweep failed: %s", type(exc).__name__)
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         with contextlib.suppress(Exception):
             await self._db.workers.unregister(self.worker_id)
 
@@ -93,7 +108,7 @@ class WorkerPresence:
                 )
         return len(closed)
 
-    async def _loop(self) -> None:
+    async def _repeat(self, step: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(self._every)
-            await self._beat()
+            await step()

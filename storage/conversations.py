@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -169,22 +169,3 @@ class ConversationRepository:
                 .where(Conversation.id == conversation_id)
                 .values(**values, updated_at=utcnow())
             )
-
-    async def touch_participant(
-        self, conversation_id: int, user_id: str, display_name: str
-    ) -> None:
-        async with self._engine.begin() as connection:
-            await upsert_participant(connection, conversation_id, user_id, display_name)
-
-    async def participants(self, conversation_id: int) -> list[tuple[str, str]]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Participant.user_id, Participant.display_name)
-                .where(Participant.conversation_id == conversation_id)
-                .order_by(Participant.first_seen)
-            )
-            return [(r[0], r[1]) for r in rows]
-
-    async def count(self) -> int:
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count(Conversation.id))) or 0)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import Select, delete, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -153,9 +153,35 @@ class DocumentRepository:
         name: str,
         added_by: str,
         added_by_name: str,
-    ) -> tuple[int, bool]:
-        """Add to the library; returns (number, newly_added). Numbers grow, never reused."""
+    ) -> tuple[int, bool] | None:
+        """Add to the library; returns (number, newly_added). Numbers grow, never reused.
+
+        None when the document is gone: retention deleted it (unused) after it was looked up.
+        Locking it ``FOR SHARE`` first keeps :meth:`prune_unused` off it until this commits.
+        """
+        try:
+            return await self._attach(conversation_id, document_id, name, added_by, added_by_name)
+        except IntegrityError:  # SQLite: the document went between our read and our insert
+            if await self._exists(document_id):
+                raise
+            return None
+
+    async def _exists(self, document_id: int) -> bool:
+        query = select(Document.id).where(Document.id == document_id)
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).first() is not None
+
+    async def _attach(
+        self, conversation_id: int, document_id: int, name: str, added_by: str, added_by_name: str
+    ) -> tuple[int, bool] | None:
         async with self._engine.begin() as connection:
+            present = (
+                await connection.execute(
+                    select(Document.id).where(Document.id == document_id).with_for_update(read=True)
+                )
+            ).first()
+            if present is None:
+                return None
             existing = (
                 await connection.execute(
                     select(LibraryEntry.number).where(
@@ -207,6 +233,29 @@ class DocumentRepository:
             statement = statement.where(LibraryEntry.number == number)
         async with self._engine.begin() as connection:
             return int((await connection.execute(statement)).rowcount or 0)
+
+    async def prune_unused(self, created_before: datetime, *, limit: int = 500) -> int:
+        """Delete up to ``limit`` extractions made before ``created_before`` that no library
+        entry uses (forgotten everywhere); their sections and search index go with them.
+
+        Safe against a concurrent :meth:`attach` of the same document: the candidates are
+        locked (attach waits, then finds the document gone and the file is extracted again),
+        and the DELETE checks for entries once more in a statement of its own, which sees
+        every attach that committed before the lock was taken.
+        """
+        unused = ~exists().where(LibraryEntry.document_id == Document.id)
+        candidates = (
+            select(Document.id)
+            .where(Document.created_at < created_before, unused)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._engine.begin() as connection:
+            ids = list((await connection.execute(candidates)).scalars())
+            if not ids:
+                return 0
+            result = await connection.execute(delete(Document).where(Document.id.in_(ids), unused))
+            return int(result.rowcount or 0)
 
     async def search(
         self, conversation_id: int, terms: list[str], limit: int = 20

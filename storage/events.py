@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -24,9 +24,21 @@ class EventRepository:
             return False
         return True
 
-    async def prune(self, older_than: datetime) -> int:
+    async def prune(self, older_than: datetime, *, limit: int = 5000) -> int:
+        """Forget up to ``limit`` claims made before ``older_than``; returns how many went.
+
+        One short transaction per call, so a large backlog never holds SQLite's write lock
+        for long. Rows another worker is deleting right now are skipped (PostgreSQL's
+        ``SKIP LOCKED``; SQLite has one writer anyway), so concurrent runs neither wait nor
+        deadlock, and a repeated run finds nothing left to do.
+        """
+        key = tuple_(ProcessedEvent.source, ProcessedEvent.event_id)
+        doomed = (
+            select(ProcessedEvent.source, ProcessedEvent.event_id)
+            .where(ProcessedEvent.created_at < older_than)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                delete(ProcessedEvent).where(ProcessedEvent.created_at < older_than)
-            )
+            result = await session.execute(delete(ProcessedEvent).where(key.in_(doomed)))
             return int(result.rowcount or 0)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
 from storage.conversations import upsert_participant
 from storage.models import Message, UsageRecord, utcnow
 from storage.records import StoredMessage, UsageEntry
 from storage.usage import usage_values
-
-IN_PROGRESS = "in_progress"
-COMPLETE = "complete"
-INCOMPLETE = "incomplete"
-FAILED = "failed"
 
 _COLUMNS = (
     Message.id,
@@ -128,6 +124,16 @@ class MessageRepository:
                 )
             )
 
+    async def fail(self, message_id: int, *, error: str) -> None:
+        """Set a user message aside without an answer (over budget, unreadable attachments,
+        too long for the window): kept in the history, left out of later contexts."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(status=FAILED, error=error, updated_at=utcnow())
+            )
+
     async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
         checkpoint can never overwrite the final text)."""
@@ -156,12 +162,3 @@ class MessageRepository:
             query = select(*_COLUMNS).where(Message.id == message_id)
             row = (await connection.execute(query)).first()
             return StoredMessage(*row) if row else None
-
-    async def count(self, conversation_id: int) -> int:
-        async with self._sessions() as session:
-            return int(
-                await session.scalar(
-                    select(func.count(Message.id)).where(Message.conversation_id == conversation_id)
-                )
-                or 0
-            )

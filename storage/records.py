@@ -6,19 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.vocabulary import ConversationKey
 
-@dataclass(frozen=True, slots=True)
-class ConversationKey:
-    """Where a conversation lives: platform, workspace (Slack team), chat, thread (or topic)."""
-
-    platform: str
-    chat: str
-    workspace: str = ""
-    thread: str = ""
-
-    def label(self) -> str:
-        parts = [self.platform, self.workspace, self.chat, self.thread]
-        return ":".join(p for p in parts if p)
+__all__ = ["ConversationKey", "ConversationRecord", "StoredMessage", "UsageEntry", "UsageTotals"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,15 @@ class WorkerRepository:
         async with self._engine.begin() as connection:
             await connection.execute(delete(Worker).where(Worker.id == worker_id))
 
-    async def alive(self, since: datetime) -> list[str]:
-        async with self._engine.connect() as connection:
-            rows = await connection.execute(select(Worker.id).where(Worker.heartbeat_at >= since))
-            return [r[0] for r in rows]
+    async def prune(self, silent_since: datetime) -> int:
+        """Forget workers whose last heartbeat is older than ``silent_since``: crashed ones (a
+        worker that stops cleanly unregisters itself). Nothing refers to these rows: turns
+        left in progress are found by comparing with the workers still alive."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                delete(Worker).where(Worker.heartbeat_at < silent_since)
+            )
+            return int(result.rowcount or 0)
 
     async def close_abandoned(
         self, *, alive_since: datetime, started_before: datetime, reason: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r"^\s*(```+|~~~+)(.*)$")
+_FENCE_LINE = re.compile(r"^\s*(```+|~~~+)", re.MULTILINE)
 
 
 def split_markdown(text: str, limit: int) -> list[str]:
@@ -71,3 +72,15 @@ def _pieces(line: str, limit: int) -> list[str]:
         rest = rest[cut:]
     pieces.append(rest)
     return pieces
+
+
+def inside_fence(text: str) -> bool:
+    """True when ``text`` ends inside a fenced code block (an odd number of fence lines)."""
+    return len(_FENCE_LINE.findall(text)) % 2 == 1
+
+
+def close_open_fence(text: str) -> str:
+    """A cut-off answer may end inside a code block; close it so a note after it is not code."""
+    if inside_fence(text):
+        return text.rstrip("\n") + "\n```"
+    return text

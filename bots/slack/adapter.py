@@ -30,7 +30,7 @@ from bots.slack.slash import SlashCommands
 from bots.slack.target import ReplyTarget
 from core.service import Services
 from core.types import ReplySink
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class SlackAdapter:
         secret = settings.slack_signing_secret
         self._stop_grace = stop_grace
         self._interval = settings.slack_update_interval
-        # No rate-limit retry handler: bots.slack.api honours Retry-After itself.
+        # No rate-limit retry handler: bots.slack.api retries per call (its docstring says why).
         self.client = MeteredWebClient(
             token=token, base_url=settings.slack_api_url, session=shared_session()
         )
@@ -71,7 +71,7 @@ class SlackAdapter:
         self.people = People(self.client)
         self.files = SlackFiles(token)
         self._messages = MessageHandler(
-            db=services.db,
+            conversations=services.conversations,
             engine=services.engine,
             people=self.people,
             files=self.files,

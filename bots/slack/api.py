@@ -1,8 +1,19 @@
 """Slack Web API calls that honour HTTP 429 ``Retry-After`` exactly.
 
-Why our own: slack_sdk's ``RateLimitErrorRetryHandler`` misreads multi-digit ``Retry-After``
-values, so the adapter's client runs without it and every call that must land goes through
-``call``, which sleeps what Slack asked for and tries again.
+slack_sdk's ``AsyncRateLimitErrorRetryHandler`` reads ``Retry-After`` correctly (3.48 parses the
+whole header), yet the adapter's client runs without it and every call that must land goes
+through ``call``, because a client-wide handler retries inside ``api_call``, where we cannot:
+
+- choose per call: a status line gets 2 attempts and a name lookup 3, while a final answer
+  gets :data:`MAX_ATTEMPTS`; a handler applies one policy to every call, bolt's own included;
+- bound the wait: the handler sleeps whatever Slack says, while ``call`` gives up past
+  :data:`MAX_WAIT` so the answer can fall back or fail visibly instead of hanging;
+- back off Slack's own 5xx hiccups (any status, bounded), not only 500/503 once;
+- count each refused attempt: :class:`bots.slack.metered.MeteredWebClient` sees it only if
+  the retry happens above ``api_call``.
+
+The attempt number handed to each attempt lets callers that buffer (slack-sdk's chat stream
+keeps text it failed to send) avoid adding it twice.
 """
 
 from __future__ import annotations
@@ -53,11 +64,7 @@ async def call(
     attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """Run ``attempt(n)`` until it is not rate limited; ``n`` counts retries (0 first).
-
-    The attempt number lets callers that buffer (slack-sdk's chat stream) avoid adding their
-    text twice when they retry.
-    """
+    """Run ``attempt(n)`` until it is not rate limited; ``n`` counts retries (0 first)."""
     for number in range(attempts):
         try:
             return await attempt(number)

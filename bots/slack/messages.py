@@ -11,9 +11,9 @@ from bots.slack.files import FileProblem, SlackFiles
 from bots.slack.people import People
 from bots.slack.routing import Addressed, question_text
 from bots.slack.target import ReplyTarget
+from core.conversations import Conversations
 from core.engine import Engine
 from core.types import Attachment, Author, Incoming, ReplySink
-from storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,13 @@ class MessageHandler:
     def __init__(
         self,
         *,
-        db: Database,
+        conversations: Conversations,
         engine: Engine,
         people: People,
         files: SlackFiles,
         sinks: SinkFactory,
     ) -> None:
-        self._db = db
+        self._conversations = conversations
         self._engine = engine
         self._people = people
         self._files = files
@@ -42,7 +42,7 @@ class MessageHandler:
         self, addressed: Addressed, event: dict[str, Any], event_id: str, bot_user_id: str | None
     ) -> None:
         key = addressed.key
-        if addressed.needs_engagement and await self._db.conversations.active(key) is None:
+        if addressed.needs_engagement and not await self._conversations.is_engaged(key):
             return  # a thread the bot never joined
         if not await self._claim(addressed, event_id):
             return
@@ -70,12 +70,12 @@ class MessageHandler:
         The message claim makes the ``app_mention``/``message`` pair safe even if both were
         ever routed to an answer.
         """
-        events = self._db.events
-        if event_id and not await events.claim("slack", event_id):
+        claim = self._conversations.claim_event
+        if event_id and not await claim("slack", event_id):
             log.info("Slack event %s already taken (redelivery or another worker)", event_id)
             return False
         message_id = f"{addressed.key.workspace}:{addressed.key.chat}:{addressed.ts}"
-        if not await events.claim("slack-message", message_id):
+        if not await claim("slack-message", message_id):
             log.info("Slack message %s already answered", message_id)
             return False
         return True

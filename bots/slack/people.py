@@ -7,12 +7,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.api import call, error_code
 
 log = logging.getLogger(__name__)
+
+CACHE_SIZE = 10_000  # people remembered at once; the least recently used go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +35,19 @@ class People:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Person]] = {}
+        self._cache: TTLCache[str, Person] = TTLCache(CACHE_SIZE, ttl, timer=clock)
 
     async def get(self, user_id: str) -> Person:
         cached = self._cache.get(user_id)
-        if cached is not None and self._clock() - cached[0] < self._ttl:
-            return cached[1]
+        if cached is not None:
+            return cached
         try:
             response = await call(lambda _: self._client.users_info(user=user_id), attempts=3)
         except SlackApiError as error:
             log.warning("users.info failed for %s: %s", user_id, error_code(error))
             return Person(user_id, user_id)
         person = _person(user_id, response.get("user") or {})
-        self._cache[user_id] = (self._clock(), person)
+        self._cache[user_id] = person
         return person
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.common.pacing import StreamPacer
+from bots.common.answer import StreamedAnswer
 from bots.common.splitting import split_markdown
 from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
 from bots.slack.api import call, error_code
@@ -47,8 +47,9 @@ class StreamGate:
 class SlackSink:
     """Streams one answer into a DM or thread, with a status line while Kimi thinks.
 
-    Native streaming when Slack allows it, else ``chat.postMessage`` + ``chat.update``; either
-    way previews are paced by ``StreamPacer`` and long answers continue in further messages.
+    The streaming is :class:`~bots.common.answer.StreamedAnswer`: native streaming when Slack
+    allows it, else ``chat.postMessage`` + ``chat.update``; either way previews are paced and
+    long answers continue in further messages. Notices go to the status line instead.
     """
 
     def __init__(
@@ -61,49 +62,46 @@ class SlackSink:
     ) -> None:
         self._client = client
         self.target = target
-        self.answer = Answer(
+        answer = Answer(
             client,
             target,
             native=gate.allows(target),
             on_stream_refused=lambda: gate.refused(target),
         )
-        self._pacer = StreamPacer(self.answer.show, interval)
+        self._answer = StreamedAnswer(
+            answer,
+            interval=interval,
+            standalone=lambda: Answer(client, target, native=False),
+            note=lambda reason: f"⚠️ {reason}",
+        )
         self._status_shown = False
-        self._open = False
 
     async def begin(self) -> None:
-        self._open = True
         await self._status(THINKING)
 
     async def append(self, delta: str) -> None:
-        self._open = True
-        self._pacer.append(delta)
+        self._answer.append(delta)
 
     async def notice(self, text: str) -> None:
         """Retry notices go in the status line: they pass, the answer stays clean."""
         await self._status(text)
 
     async def complete(self, text: str) -> None:
-        await self._close(text)
-
-    async def abort(self, partial_text: str, reason: str) -> None:
-        partial = partial_text.rstrip()
-        await self._close(f"{partial}\n\n⚠️ {reason}" if partial else f"⚠️ {reason}")
-
-    async def reply(self, text: str) -> None:
-        """A standalone message (command output, refusals) in the same place as answers."""
-        if self._open:
-            await self._close(self._pacer.text)
-        await Answer(self._client, self.target, native=False).finish(text)
-        await self._clear_status()
-
-    async def _close(self, text: str) -> None:
-        self._open = False
-        await self._pacer.finish()
         try:
-            await self.answer.finish(text)
+            await self._answer.complete(text)
         finally:
             await self._clear_status()
+
+    async def abort(self, partial_text: str, reason: str) -> None:
+        try:
+            await self._answer.abort(partial_text, reason)
+        finally:
+            await self._clear_status()
+
+    async def reply(self, text: str) -> None:
+        """A standalone message in the same place as answers; an answer in progress goes on."""
+        await self._answer.reply(text)
+        await self._clear_status()
 
     async def _status(self, status: str) -> None:
         """``assistant.threads.setStatus``: best effort, an answer never fails for it."""

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
 THREAD_COMMANDS = frozenset({"reset", "model", "system", "cancel", "ask"})
+DM_CACHE_SIZE = 10_000  # a user's DM with the bot never changes: only the size needs a bound
 CHANNEL_HINT = (
     "In channels each thread is its own conversation, so send this inside the thread: "
     "mention me with the command, e.g. `{mention} /{name}`."
@@ -56,7 +58,7 @@ class SlashCommands:
         self._engine = engine
         self._people = people
         self._sinks = sinks
-        self._dms: dict[str, str] = {}
+        self._dms: LRUCache[str, str] = LRUCache(DM_CACHE_SIZE)
 
     async def run(self, command: dict[str, Any], respond: Respond, bot_user_id: str | None) -> None:
         text = command_text(str(command.get("text") or ""))
@@ -85,8 +87,9 @@ class SlashCommands:
 
     async def _dm_channel(self, user: str, fallback: str) -> str:
         """The bot's own DM with the user (the command may come from a DM with someone else)."""
-        if user in self._dms:
-            return self._dms[user]
+        known = self._dms.get(user)
+        if known is not None:
+            return known
         try:
             response = await call(lambda _: self._client.conversations_open(users=user))
             channel = str(response["channel"]["id"])

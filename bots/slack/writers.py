@@ -1,19 +1,21 @@
 """One Slack message of an answer, written either as a native stream or by post-then-edit.
 
-``show`` is a best-effort preview of the message's text so far; ``finish`` makes the message
-show exactly its final text and must land. Both take the message's whole text, not a delta.
+Both writers are ``bots.common.parts.PartWriter``s: ``show`` is a best-effort preview of the
+message's text so far; ``finish`` makes the message show exactly its final text and must land.
+Both take the message's whole text, not a delta.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.common.parts import PartTooLong
 from bots.slack.api import call, error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
@@ -28,16 +30,8 @@ class StreamingUnavailable(Exception):
     """Slack refused to start a native stream (feature off, old workspace, bad channel)."""
 
 
-class MessageTooLong(Exception):
-    """Slack said ``msg_too_long``: the caller splits the text further."""
-
-
-class Writer(Protocol):
-    async def show(self, text: str) -> None: ...
-
-    async def finish(self, text: str) -> None: ...
-
-    async def delete(self) -> None: ...
+class SlackMsgTooLong(PartTooLong):
+    """Slack said ``msg_too_long``: ``AnswerParts`` splits the text further."""
 
 
 class PostedWriter:
@@ -106,7 +100,7 @@ class PostedWriter:
                 )
         except SlackApiError as error:
             if error_code(error) in TOO_LONG:
-                raise MessageTooLong(error_code(error)) from error
+                raise SlackMsgTooLong(error_code(error)) from error
             raise
         self._shown = text
 

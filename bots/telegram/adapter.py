@@ -19,14 +19,14 @@ from bots.http import Route
 from bots.telegram.addressing import BotIdentity
 from bots.telegram.commands import register_commands
 from bots.telegram.delivery import describe
-from bots.telegram.flood import FloodGuard
+from bots.telegram.flood import FloodGuard, FloodRateLimiter
 from bots.telegram.metered import MeteredRequest
 from bots.telegram.polling_lease import PollingLease
 from bots.telegram.updates import UpdateProcessor
 from bots.telegram.webhook import PATH, WebhookReceiver, derive_secret, webhook_url
 from core.config import ConfigError
 from core.service import Services
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ class TelegramAdapter:
             webhook_url(settings.telegram_webhook_url) if settings.telegram_webhook_url else None
         )
         api = settings.telegram_api_url
+        # One guard for every call of this bot: the answers' writers and, through PTB's rate
+        # limiter hook, everything else (notices, typing, the command menu).
+        self.guard = FloodGuard()
         builder = (
             ApplicationBuilder()
             .token(token)
@@ -58,6 +61,7 @@ class TelegramAdapter:
             .concurrent_updates(True)
             .request(MeteredRequest(connection_pool_size=256, read_timeout=READ_TIMEOUT))
             .get_updates_request(MeteredRequest(connection_pool_size=1))
+            .rate_limiter(FloodRateLimiter(self.guard))
         )
         if self._webhook_url:
             builder = builder.updater(None)
@@ -65,11 +69,10 @@ class TelegramAdapter:
         self._redis = services.redis
         self._worker_id = services.engine.worker_id or "worker"
         self._lease: PollingLease | None = None
-        self.guard = FloodGuard()
         self._identity: BotIdentity | None = None
         self.processor = UpdateProcessor(
             settings=settings,
-            db=services.db,
+            conversations=services.conversations,
             engine=services.engine,
             bot=self.app.bot,
             identity=self.identity,

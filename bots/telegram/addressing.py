@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from telegram import Message, MessageEntity
 from telegram.constants import ChatType
 
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 

@@ -5,6 +5,10 @@ must land: they wait for the flood guard, honour ``retry_after`` exactly, retry 
 with backoff (bounded), fall back to plain text when Telegram cannot parse our HTML, and send
 a new message when the one to edit is gone. An edit that would not change the text is never
 sent, and Telegram's "message is not modified" counts as success.
+
+:class:`MessageWriter` makes the calls; :class:`TelegramPart` is one message of an answer for
+``bots.common.parts``: previewed as a draft (private chats) or an edited message, finished as a
+real message.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
+import secrets
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bots.common.answer import RetryLater
 from bots.telegram.flood import DRAFT, MESSAGE, FloodGuard
 from bots.telegram.formatting import markdown_to_html
 
@@ -104,7 +110,6 @@ class MessageWriter:
         self.bot = bot
         self.guard = guard
         self.target = target
-        self.calls = 0
 
     # -- public operations --------------------------------------------------------------
     async def draft(self, draft_id: int, body: Body, *, give_up: asyncio.Event) -> bool:
@@ -113,7 +118,6 @@ class MessageWriter:
         if not await self.guard.acquire(target.chat_id, group=False, kind=DRAFT, give_up=give_up):
             return False
         text, mode = body.render(plain=False)
-        self.calls += 1
         try:
             await self.bot.send_message_draft(
                 target.chat_id,
@@ -222,7 +226,6 @@ class MessageWriter:
             )
             if not acquired:
                 return None
-            self.calls += 1
             try:
                 return await call(plain)
             except RetryAfter as exc:
@@ -253,6 +256,115 @@ class MessageWriter:
                     "network error sending to Telegram (%s); retry in %.1fs", describe(exc), delay
                 )
                 await asyncio.sleep(delay)
+
+
+@dataclass(slots=True)
+class Previews:
+    """What the messages of one answer share about previewing it."""
+
+    give_up: asyncio.Event  # set when the answer ends: a preview waiting for a slot is dropped
+    drafts: bool  # preview with drafts (private chats) until Telegram refuses them
+    decorate: Callable[[str], str] = lambda text: text  # e.g. a notice under the text so far
+    on_visible: Callable[[], None] = lambda: None  # something of the answer is on screen
+    on_drafts_refused: Callable[[bool], None] = lambda everywhere: None
+
+
+class TelegramPart:
+    """One message of an answer (a ``PartWriter``): a draft or an edited message while it
+    grows, then a real message. A draft cannot become a message, so a part previewed as drafts
+    is sent when it is finished; a part previewed as a message is edited into its final text.
+    Each part has its own draft id: Telegram animates changes within one draft only."""
+
+    def __init__(
+        self, writer: MessageWriter, previews: Previews, *, first: bool, markdown: bool = True
+    ) -> None:
+        self._writer = writer
+        self._previews = previews
+        self._first = first  # the first message of an answer replies to the user's message
+        self._markdown = markdown
+        self._draft_id = secrets.randbelow(2**31 - 2) + 1
+        self._drafted = ""  # Body.look of the last draft shown
+        self._message_id: int | None = None
+        self._look = ""  # Body.look of what the message shows
+
+    async def show(self, text: str) -> None:
+        text = self._previews.decorate(text)
+        if not text.strip():
+            return
+        body = Body(text)
+        try:
+            if self._previews.drafts and await self._draft(body):
+                return
+            await self._preview_message(body)
+        except RetryAfter as exc:
+            raise RetryLater(retry_seconds(exc)) from exc
+
+    async def finish(self, text: str) -> None:
+        body = Body(text, self._markdown)
+        if self._message_id is None:
+            self._message_id = await self._send_final(body)
+        elif self._look != body.look:
+            try:
+                await self._writer.edit(self._message_id, body, final=True)
+            except MessageGone:
+                self._message_id = await self._send_final(body)
+        self._look = body.look
+        self._previews.on_visible()
+
+    async def delete(self) -> None:
+        if self._message_id is not None:
+            await self._writer.delete(self._message_id)
+            self._message_id = None
+
+    async def _draft(self, body: Body) -> bool:
+        """True when the draft path handled this preview (shown or skipped)."""
+        if body.look == self._drafted:
+            return True
+        previews = self._previews
+        try:
+            if await self._writer.draft(self._draft_id, body, give_up=previews.give_up):
+                self._drafted = body.look
+                previews.on_visible()
+            return True
+        except DraftsRefused as exc:
+            log.info(
+                "drafts refused in chat %s (%s); editing a message instead",
+                self._writer.target.chat_id,
+                exc,
+            )
+            previews.drafts = False
+            previews.on_drafts_refused(exc.everywhere)
+            return False
+
+    async def _preview_message(self, body: Body) -> None:
+        give_up = self._previews.give_up
+        if self._message_id is None:
+            message_id = await self._writer.send(
+                body, final=False, reply=self._first, give_up=give_up
+            )
+            if message_id is None:
+                return
+            self._message_id = message_id
+        elif self._look == body.look:
+            return
+        else:
+            try:
+                edited = await self._writer.edit(
+                    self._message_id, body, final=False, give_up=give_up
+                )
+            except MessageGone:
+                self._message_id = None  # the next preview sends a new one
+                return
+            if not edited:
+                return
+        self._look = body.look
+        self._previews.on_visible()
+
+    async def _send_final(self, body: Body) -> int:
+        message_id = await self._writer.send(body, final=True, reply=self._first)
+        if message_id is None:  # final sends never give up; keep the type checker honest
+            raise TelegramError("final message was not sent")
+        return message_id
 
 
 def _format_problem(detail: str) -> bool:

@@ -17,8 +17,9 @@ from markdown_it.token import Token
 
 from bots.common.splitting import split_markdown
 
-MESSAGE_LIMIT = 4096  # visible characters (UTF-16 code units) per message
-PART_LIMIT = 4000  # Markdown characters per part; rendering only removes characters
+# Markdown characters per part, under Telegram's 4096 visible characters (UTF-16 code units) per
+# message: rendering only removes characters.
+PART_LIMIT = 4000
 
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:", "ftp://")
 _FENCE_LINE = re.compile(r"^\s*(```+|~~~+)", re.M)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from cachetools import LRUCache
 from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -31,13 +32,14 @@ from bots.telegram.sink import TelegramSink
 from core import texts
 from core.commands import parse_command
 from core.config import Settings
+from core.conversations import Conversations
 from core.engine import Engine
 from core.types import Author, Incoming
-from storage import Database
 
 log = logging.getLogger(__name__)
 
-SinkFactory = Callable[..., TelegramSink]
+TelegramSinkFactory = Callable[..., TelegramSink]
+NO_DRAFTS_SIZE = 100_000  # chats remembered as refusing drafts; the least recently told go first
 
 
 class UpdateProcessor:
@@ -47,22 +49,22 @@ class UpdateProcessor:
         self,
         *,
         settings: Settings,
-        db: Database,
+        conversations: Conversations,
         engine: Engine,
         bot: Bot,
         identity: Callable[[], BotIdentity],
         guard: FloodGuard,
     ) -> None:
         self._settings = settings
-        self._db = db
+        self._conversations = conversations
         self._engine = engine
         self._bot = bot
         self._identity = identity
         self._guard = guard
         self._admins = ChatAdmins(bot)
-        self._no_drafts: set[int] = set()
+        self._no_drafts: LRUCache[int, bool] = LRUCache(NO_DRAFTS_SIZE)
         self._drafts_everywhere = True
-        self.sink_factory: SinkFactory = TelegramSink
+        self.sink_factory: TelegramSinkFactory = TelegramSink
         self.processed = 0  # updates fully handled (tests and health checks wait on it)
 
     async def __call__(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -89,7 +91,7 @@ class UpdateProcessor:
         )
         lang = texts.language_of(incoming.text)
         try:
-            if not await self._db.events.claim("telegram", str(update.update_id)):
+            if not await self._conversations.claim_event("telegram", str(update.update_id)):
                 log.info("telegram update %s seen before; skipped", update.update_id)
                 return
             if decision.addressed:
@@ -162,8 +164,8 @@ class UpdateProcessor:
     def _drafts_refused(self, chat_id: int, everywhere: bool) -> None:
         if everywhere:
             self._drafts_everywhere = False
-        elif len(self._no_drafts) < 100_000:
-            self._no_drafts.add(chat_id)
+        else:
+            self._no_drafts[chat_id] = True
 
     async def _say(self, target: ChatTarget, text: str) -> None:
         """A short standalone message; used when something failed, so it must not raise."""

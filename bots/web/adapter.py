@@ -23,7 +23,7 @@ from bots.web.uploads import BadMessage, read_message
 from core.documents.formats import MAX_FILE_BYTES
 from core.service import Services
 from core.types import Author, Incoming
-from storage.records import ConversationKey
+from core.vocabulary import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class WebChatAdapter:
         if not self.enabled:
             log.warning("%s", self.off_reason)
             return
-        key = await self._services.db.secrets.get_or_create(
+        key = await self._services.conversations.instance_secret(
             SIGNING_KEY_NAME, lambda: secrets.token_hex(32)
         )
         self._cookies = SessionCookies(key, self._token)
@@ -179,7 +179,7 @@ class WebChatAdapter:
     async def _session_info(self, request: web.Request) -> web.Response:
         session = self._session_or_401(request)
         services = self._services
-        payload = await history_payload(services.db, self._key(session))
+        payload = await history_payload(services.conversations, self._key(session))
         payload.update(
             demo=self._demo,
             login_required=self._ready().login_required,
@@ -213,8 +213,8 @@ class WebChatAdapter:
         try:
             await asyncio.shield(turn)
         finally:
-            conversation = await self._services.db.conversations.active(incoming.key)
-            await sink.send("end", {"conversation": conversation.id if conversation else None})
+            conversation_id = await self._services.conversations.active_id(incoming.key)
+            await sink.send("end", {"conversation": conversation_id})
         return response
 
     # -- helpers ----------------------------------------------------------------------------

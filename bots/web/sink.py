@@ -2,6 +2,13 @@
 
 The browser renders; this side only frames events. A browser that goes away mid-answer does
 not stop the turn: the answer is still finished and stored, and the page shows it on reload.
+
+Of ``bots.common`` the web chat uses only :class:`~bots.common.parts.AnswerParts`, as a
+platform with no length limit (one part, never split) and no edit calls: the part's growth
+goes out as ``delta`` events the moment text arrives and its final text as ``done``. There is
+nothing to pace (no rate limit) and no note to compose (``aborted`` carries the reason and the
+page words it), so ``StreamedAnswer`` is not used. ``reply`` is its own event; an answer in
+progress keeps streaming after it, as ``core.types.ReplySink`` says.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ import json
 import logging
 
 from aiohttp import web
+
+from bots.common.parts import AnswerParts, PartWriter
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +34,48 @@ def event_frame(event: str, data: dict[str, object]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+class _Unlimited:
+    """The web chat's ``Layout``: the whole answer is one part, written as events."""
+
+    limit = None
+
+    def __init__(self, sink: EventStreamSink) -> None:
+        self._sink = sink
+
+    def fit(self, part: str) -> list[str]:
+        return [part]
+
+    def writer(self, index: int) -> PartWriter:
+        return _EventPart(self._sink)
+
+
+class _EventPart:
+    """The answer's one part: what is new since the last event goes out as a ``delta``."""
+
+    def __init__(self, sink: EventStreamSink) -> None:
+        self._sink = sink
+        self._sent = 0
+
+    async def show(self, text: str) -> None:
+        delta = text[self._sent :]
+        self._sent = len(text)
+        if delta:
+            await self._sink.send("delta", {"text": delta})
+
+    async def finish(self, text: str) -> None:
+        await self._sink.send("done", {"text": text})
+
+    async def delete(self) -> None:
+        """Never needed: the answer is always exactly one part."""
+
+
 class EventStreamSink:
     """Writes ``begin``/``delta``/``notice``/``done``/``aborted``/``reply`` events."""
 
     def __init__(self, response: web.StreamResponse) -> None:
         self._response = response
+        self._parts = AnswerParts(_Unlimited(self))
+        self._text = ""
         self.gone = False
         self.failed = False
 
@@ -48,17 +94,19 @@ class EventStreamSink:
         await self.send("begin", {})
 
     async def append(self, delta: str) -> None:
-        await self.send("delta", {"text": delta})
+        self._text += delta
+        await self._parts.show(self._text)
 
     async def notice(self, text: str) -> None:
         await self.send("notice", {"text": text})
 
     async def complete(self, text: str) -> None:
-        await self.send("done", {"text": text})
+        await self._parts.finish(text)
 
     async def abort(self, partial_text: str, reason: str) -> None:
         self.failed = True
         await self.send("aborted", {"text": partial_text, "reason": reason})
 
     async def reply(self, text: str) -> None:
+        """A separate message; an answer in progress keeps streaming after it."""
         await self.send("reply", {"text": text})

@@ -14,7 +14,7 @@ from core.documents.sections import split_sections
 from core.tokens import raw_estimate
 from core.types import Attachment, Author
 from storage import Database
-from storage.documents import LibraryItem, NewSection, SectionHit
+from storage.documents import LibraryItem, NewSection, SectionHit, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,6 @@ class Ingested:
     name: str
     token_count: int
     newly_added: bool
-    reused_extraction: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,36 +61,49 @@ class DocumentLibrary:
         checked = check_file(checked.name, checked.mime_type, len(data))
         digest = hashlib.sha256(data).hexdigest()
         document = await self._db.documents.find_by_hash(digest)
-        reused = document is not None
-        if document is None:
-            extraction = await self._extractor.extract(checked.name, data, checked.mime_type)
-            sections = split_sections(extraction.content)
-            document = await self._db.documents.create(
-                sha256=digest,
-                file_name=checked.name,
-                mime_type=checked.mime_type,
-                size_bytes=len(data),
-                file_type=extraction.file_type,
-                content=extraction.content,
-                token_count=extraction.token_count or raw_estimate(extraction.content),
-                sections=[
-                    NewSection(s.title, s.content, s.token_count, s.search_terms) for s in sections
-                ],
-            )
-            log.info(
-                "extracted %s: %d tokens, %d sections",
-                checked.name,
-                document.token_count,
-                len(sections),
-            )
-        number, added = await self._db.documents.attach(
+        if document is not None:
+            attached = await self._attach(conversation_id, document, checked.name, author)
+            if attached is not None:
+                return attached
+            # Retention deleted that unused extraction just now: extract the file again.
+        document = await self._extract(digest, checked.name, checked.mime_type, data)
+        attached = await self._attach(conversation_id, document, checked.name, author)
+        if attached is None:  # only an extraction older than the retention window can go
+            raise RuntimeError(f"document {document.id} vanished while being added")
+        return attached
+
+    async def _extract(self, digest: str, name: str, mime_type: str, data: bytes) -> StoredDocument:
+        extraction = await self._extractor.extract(name, data, mime_type)
+        sections = split_sections(extraction.content)
+        document = await self._db.documents.create(
+            sha256=digest,
+            file_name=name,
+            mime_type=mime_type,
+            size_bytes=len(data),
+            file_type=extraction.file_type,
+            content=extraction.content,
+            token_count=extraction.token_count or raw_estimate(extraction.content),
+            sections=[
+                NewSection(s.title, s.content, s.token_count, s.search_terms) for s in sections
+            ],
+        )
+        log.info("extracted %s: %d tokens, %d sections", name, document.token_count, len(sections))
+        return document
+
+    async def _attach(
+        self, conversation_id: int, document: StoredDocument, name: str, author: Author
+    ) -> Ingested | None:
+        attached = await self._db.documents.attach(
             conversation_id,
             document.id,
-            name=checked.name,
+            name=name,
             added_by=author.id,
             added_by_name=author.name,
         )
-        return Ingested(number, checked.name, document.token_count, added, reused)
+        if attached is None:
+            return None
+        number, added = attached
+        return Ingested(number, name, document.token_count, added)
 
     async def listing(self, conversation_id: int) -> list[LibraryItem]:
         return await self._db.documents.library(conversation_id)

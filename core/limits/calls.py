@@ -1,4 +1,4 @@
-"""A KimiClient for one turn whose every Moonshot call goes through the limiter.
+"""A chat model for one turn whose every Moonshot call goes through the limiter.
 
 Each ``stream`` call (every round of the tool loop is one) is admitted with the prompt estimate
 plus ``max_tokens``, holds its concurrency slot until the stream ends, counts each client-side
@@ -7,7 +7,7 @@ reconciles the TPM entry with Moonshot's ``usage``. The wait notice is shown onc
 
     kimi = LimitedKimi(client, limiter, user_id=incoming.author.id,
                        estimator=estimator, on_wait=notice)
-    completion = await kimi.stream(model=spec, messages=..., max_tokens=...)   # as KimiClient
+    completion = await kimi.stream(model=spec, messages=..., max_tokens=...)   # a ChatModel
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 
 from core import errors
 from core.catalog import ModelSpec
-from core.kimi import Completion, DeltaCallback, KimiClient, RetryCallback
+from core.chat_model import ChatModel
+from core.kimi import Completion, DeltaCallback, RetryCallback
 from core.limits.limiter import Limiter
 from core.tokens import TokenEstimator
 
@@ -26,11 +27,12 @@ WaitCallback = Callable[[float], Awaitable[None]]
 
 
 class LimitedKimi:
-    """Same ``stream`` as :class:`KimiClient`; other attributes are the client's own."""
+    """A :class:`ChatModel` around another; attributes other than ``stream`` are the wrapped
+    model's own."""
 
     def __init__(
         self,
-        kimi: KimiClient,
+        kimi: ChatModel,
         limiter: Limiter,
         *,
         user_id: str,

@@ -45,7 +45,7 @@ class WallClock:
 
 
 class FakeClock:
-    """Time moves only when told to: :meth:`advance` / :meth:`run_until` wake due sleepers.
+    """Time moves only when told to: :meth:`advance_to` / :meth:`run_until` wake due sleepers.
 
     ``settle`` is awaited between steps so woken tasks can run (and, for the Redis backend, finish
     their round trips) before time moves on; pass a coroutine function that returns when the
@@ -83,9 +83,6 @@ class FakeClock:
                 future.set_result(None)
                 woken += 1
         return woken
-
-    def advance(self, seconds: float) -> int:
-        return self.advance_to(self._now + seconds)
 
     async def run_until(
         self, when: float, settle: _Settle | None = None, *, max_steps: int = 1_000_000

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from core.catalog import ModelSpec
-from core.kimi import Completion, DeltaCallback, KimiClient, RetryCallback
+from core.chat_model import ChatModel
+from core.kimi import Completion, DeltaCallback, RetryCallback
 from core.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ CompletionCallback = Callable[[Completion], Awaitable[None]]
 
 
 class ToolLoop:
-    def __init__(self, kimi: KimiClient, registry: ToolRegistry, max_rounds: int = 5) -> None:
+    def __init__(self, kimi: ChatModel, registry: ToolRegistry, max_rounds: int = 5) -> None:
         self._kimi = kimi
         self._registry = registry
         self._max_rounds = max_rounds

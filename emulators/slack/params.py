@@ -61,10 +61,3 @@ def req_str(params: dict[str, Any], key: str, error: str = "invalid_arguments") 
 def opt_str(params: dict[str, Any], key: str) -> str | None:
     value = params.get(key)
     return None if value is None or value == "" else str(value)
-
-
-def truthy(value: Any) -> bool:
-    """Form booleans arrive as "1"/"true"; JSON ones as true."""
-    if isinstance(value, str):
-        return value.lower() in ("1", "true", "yes")
-    return bool(value)

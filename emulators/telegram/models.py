@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-CHAT_TYPES = ("private", "group", "supergroup", "channel")
-
 
 class ApiCall(NamedTuple):
     """One Bot API request as received (``timestamp`` is ``time.monotonic()``)."""

@@ -62,7 +62,6 @@ class TelegramState:
         self.calls: list[ApiCall] = []
         self.failures: list[ApiFailure] = []
         self.faults: list[Fault] = []
-        self._file_counter = 0
 
     # -- chats and users -------------------------------------------------------------------
     def add_chat(
@@ -149,7 +148,6 @@ class TelegramState:
         file_size: int | None = None,
     ) -> StoredFile:
         """Register bytes Telegram holds; ids look like real ones but are random."""
-        self._file_counter += 1
         prefix = _FILE_ID_PREFIX.get(kind, "CQACAgIAAxkBAA")
         stored = StoredFile(
             file_id=prefix + secrets.token_urlsafe(24),

@@ -140,10 +140,6 @@ class UpdateHub:
         self._notify()
         return True
 
-    @property
-    def pending_count(self) -> int:
-        return len(self._queue)
-
     def pending(self) -> list[dict[str, Any]]:
         return [item.update for item in self._queue]
 

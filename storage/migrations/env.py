@@ -14,7 +14,7 @@ target_metadata = Base.metadata
 _MIGRATION_LOCK_ID = 72_411_009
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def _include_object(_obj, name, type_, _reflected, _compare_to):  # type: ignore[no-untyped-def]
     """Autogenerate must not touch the FTS5 shadow tables the documents migration created."""
     return not (type_ == "table" and name and name.startswith("document_sections_fts"))
 

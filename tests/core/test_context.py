@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.context import GROUP_NOTE, BuiltContext, ContextBuilder, MessageTooLong
+from core.context import GROUP_NOTE, BuiltContext, ContextBuilder, MessageOverBudget
 from core.tokens import MESSAGE_OVERHEAD, TokenEstimator
 from storage import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, ConversationKey, Database
 from storage.messages import MessageRepository
@@ -253,7 +253,7 @@ async def test_group_prefix_counts_against_the_budget(db: Database) -> None:
     current = await db.messages.add(conversation, "user", "x" * 400, author_name="Alexandra")
     system_cost = TokenEstimator().message({"content": f"{SYSTEM}\n\n{GROUP_NOTE}"})
     plain_cost = 100 + MESSAGE_OVERHEAD
-    with pytest.raises(MessageTooLong):
+    with pytest.raises(MessageOverBudget):
         await build(db, conversation, current, budget=system_cost + plain_cost, is_group=True)
 
 
@@ -261,7 +261,7 @@ async def test_message_too_long(db: Database) -> None:
     conversation = await new_conversation(db)
     await add_turns(db, conversation, 4)
     current = await db.messages.add(conversation, "user", "x" * 4000)  # 1000 tokens
-    with pytest.raises(MessageTooLong) as info:
+    with pytest.raises(MessageOverBudget) as info:
         await build(db, conversation, current, budget=500)
     assert info.value.tokens == 1000 + MESSAGE_OVERHEAD
     assert info.value.limit == 500 - SYSTEM_COST
@@ -273,7 +273,7 @@ async def test_message_too_long(db: Database) -> None:
 async def test_message_too_long_when_the_system_prompt_eats_the_budget(db: Database) -> None:
     conversation = await new_conversation(db)
     current = await db.messages.add(conversation, "user", "hi")
-    with pytest.raises(MessageTooLong) as info:
+    with pytest.raises(MessageOverBudget) as info:
         await build(db, conversation, current, budget=10, system="s" * 400)
     assert info.value.limit == 0
 

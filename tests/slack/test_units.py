@@ -124,7 +124,7 @@ def _rate_limited(retry_after_header: str) -> SlackApiError:
 
 
 async def test_retry_after_is_read_whole_and_honoured() -> None:
-    assert retry_after(_rate_limited("12")) == 12.0  # slack_sdk's own handler misreads this
+    assert retry_after(_rate_limited("12")) == 12.0
     slept: list[float] = []
     attempts: list[int] = []
 

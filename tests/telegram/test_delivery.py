@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from emulators.moonshot import Fault, ScriptedReply
 from emulators.moonshot.answers import long_text
 from emulators.telegram import utf16_len
-from tests.telegram.conftest import GROUP, USER, handled
+from storage.records import ConversationKey
+from tests.telegram.conftest import GROUP, USER, handled, visible
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -146,3 +148,14 @@ async def test_a_retry_notice_shows_without_breaking_the_answer(tg, moonshot, st
     await handled(tg, bot, 1)
     assert any(text.startswith("⏳ Kimi is busy") for _, text in tg.drafts(USER))
     assert [m.text for m in tg.messages(USER)] == ["Echo (kimi-k2): are you busy?"]
+
+
+async def test_notices_outside_an_answer_are_paced_too(tg, moonshot, start_bot):
+    """Every Bot API call goes through the flood guard (PTB's rate limiter hook), so a burst
+    of notices (e.g. turns a crashed worker left, told at once) stays inside the limits."""
+    tg.add_chat(USER)
+    bot = await start_bot()
+    key = ConversationKey(platform="telegram", workspace="", chat=str(USER), thread="")
+    await asyncio.gather(*(bot.adapter.notify(key, f"notice {i}") for i in range(5)))
+    assert sorted(visible(tg, USER)) == [f"notice {i}" for i in range(5)]
+    assert tg.flood_violations == []

@@ -1,0 +1,19 @@
+"""What one turn has produced so far: shared by streaming, checkpoints and the final save."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.kimi import Completion
+
+
+@dataclass(slots=True)
+class TurnProgress:
+    """What the user has seen and what has been billed so far in this turn."""
+
+    shown: list[str] = field(default_factory=list)
+    completions: list[Completion] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.shown)
