@@ -102,7 +102,7 @@ async def main() -> dict[str, float]:
                 _env_file=None,
             )
             services = await start_services(settings)
-            library: DocumentLibrary = services.engine.library  # type: ignore[assignment]
+            library: DocumentLibrary = services.assistant.library  # type: ignore[assignment]
             timed = TimedExtractor(library._extractor)
             library._extractor = timed  # type: ignore[assignment]
             author = Author("bench:1", "Bench")

@@ -75,7 +75,7 @@ async def main(turns: int) -> dict[str, float]:
             engine: list[float] = []
             for turn in range(turns + 3):  # the first 3 warm up connections and caches
                 started = time.perf_counter()
-                await services.engine.handle(incoming, CollectingSink())
+                await services.assistant.handle(incoming, CollectingSink())
                 elapsed = time.perf_counter() - started
                 sent = await last_request(http, url)
                 bare_elapsed = await bare_call(client, sent)

@@ -185,7 +185,7 @@ class Load:
             sink = TimingSink()
             started = time.perf_counter()
             try:
-                outcome = await self.services.engine.handle(
+                outcome = await self.services.assistant.handle(
                     Incoming(key, author, self.question(rng, turn)), sink
                 )
             except Exception as exc:  # counted, never fatal for the run

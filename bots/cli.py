@@ -130,12 +130,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return await _with_services(
                 settings,
-                lambda s: ask(s.engine, s.conversations, args.text, args.conversation, args.model),
+                lambda s: ask(
+                    s.assistant, s.conversations, args.text, args.conversation, args.model
+                ),
             )
         if args.command == "chat":
             from bots.terminal import chat
 
-            return await _with_services(settings, lambda s: chat(s.engine, args.conversation))
+            return await _with_services(settings, lambda s: chat(s.assistant, args.conversation))
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -1,7 +1,7 @@
 """``kimi-bot doctor``: check the configuration and every dependency, one line each, and say what
 to fix. Exit status 1 when anything failed, so it can gate a deploy (``kimi-bot doctor && …``).
 
-Each check talks to the real service the way the bot will: the database through our engine (and
+Each check talks to the real service the way the bot will: the database through our storage layer (and
 its migration head), Redis with PING, Moonshot with ``GET /v1/models`` through the openai SDK,
 Telegram with ``getMe`` and Slack with ``auth.test``. Nothing secret is printed.
 """

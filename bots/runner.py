@@ -67,7 +67,7 @@ async def serve(
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM). ``demo``: Moonshot is the emulator."""
     services = await start_services(settings)
-    bind_worker(services.engine.worker_id)
+    bind_worker(services.assistant.worker_id)
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
     adapters = configured_adapters(services, demo=demo)
@@ -79,7 +79,7 @@ async def serve(
     async def accepting() -> None:
         if not started_up.is_set():  # adapters and the first heartbeat are still starting
             raise RuntimeError("starting")
-        if services.engine.closing:  # draining: the load balancer should stop sending work
+        if services.assistant.closing:  # draining: the load balancer should stop sending work
             raise RuntimeError("shutting down")
 
     checks.append(("worker", accepting))
@@ -94,7 +94,7 @@ async def serve(
         "HTTP server on http://%s:%d (GET /healthz /readyz /metrics); worker %s",
         settings.host,
         server.port,
-        services.engine.worker_id,
+        services.assistant.worker_id,
     )
     started: list[Adapter] = []
     by_platform = {adapter.name.lower(): adapter for adapter in adapters}
@@ -107,7 +107,7 @@ async def serve(
     dead_after = settings.worker_dead_after
     presence = WorkerPresence(
         services.db,
-        services.engine.worker_id or "worker",
+        services.assistant.worker_id or "worker",
         notify,
         heartbeat_every=min(10.0, dead_after / 3),
         dead_after=dead_after,
@@ -117,7 +117,7 @@ async def serve(
         RetentionPolicy.from_settings(settings),
         every=settings.retention_every,
         redis=services.redis,
-        owner=services.engine.worker_id or "worker",
+        owner=services.assistant.worker_id or "worker",
     )
     trimming = asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
     try:
@@ -133,7 +133,7 @@ async def serve(
         log.info(
             "shutting down: finishing answers in progress (up to %.0fs)", settings.shutdown_grace
         )
-        await services.engine.drain(settings.shutdown_grace)
+        await services.assistant.drain(settings.shutdown_grace)
     finally:
         trimming.cancel()
         await retention.stop()

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from core.assistant import Assistant
 from core.conversations import Conversations
-from core.engine import Engine
 from core.types import Author, ConversationKey, Incoming
 
 
@@ -68,7 +68,7 @@ def terminal_incoming(text: str, conversation: str, user: str | None = None) -> 
 
 
 async def ask(
-    engine: Engine,
+    assistant: Assistant,
     conversations: Conversations,
     text: str,
     conversation: str,
@@ -76,15 +76,15 @@ async def ask(
 ) -> int:
     """One question; exit status 0 when a complete answer was printed."""
     if model is not None:
-        if model not in engine.catalog:
+        if model not in assistant.catalog:
             sys.stderr.write(
-                f"unknown model {model!r}; choose one of: {', '.join(engine.catalog.ids())}\n"
+                f"unknown model {model!r}; choose one of: {', '.join(assistant.catalog.ids())}\n"
             )
             return 2
         key = ConversationKey(platform="cli", chat=conversation)
         await conversations.set_model(key, model, is_group=False)
     sink = TerminalSink()
-    await engine.handle(terminal_incoming(text, conversation), sink)
+    await assistant.handle(terminal_incoming(text, conversation), sink)
     return 1 if sink.failed else 0
 
 
@@ -177,7 +177,7 @@ def cut_line_warning(limit: int, conversation: str) -> str:
     )
 
 
-async def chat(engine: Engine, conversation: str) -> int:
+async def chat(assistant: Assistant, conversation: str) -> int:
     """An interactive session; the same /commands as every other adapter. Ctrl-D quits."""
     sys.stderr.write(
         f"kimi-bot chat — conversation {conversation!r}. /help for commands, Ctrl-D to quit.\n"
@@ -201,7 +201,7 @@ async def chat(engine: Engine, conversation: str) -> int:
                 continue
             if text.strip() in {"/quit", "/exit"}:
                 return 0
-            await engine.handle(terminal_incoming(text, conversation), TerminalSink())
+            await assistant.handle(terminal_incoming(text, conversation), TerminalSink())
     except asyncio.CancelledError:  # Ctrl-C: end the prompt's line, then exit (status 130)
         sys.stderr.write("\n")
         sys.stderr.flush()

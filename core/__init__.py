@@ -1,1 +1,1 @@
-"""Platform-neutral core of kimi-bot: configuration, catalog, Kimi client, engine, commands."""
+"""Platform-neutral core of kimi-bot: configuration, catalog, Kimi client, assistant, commands."""

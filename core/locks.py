@@ -32,7 +32,7 @@ class Fenced(Protocol):
         ...
 
 
-# Set by locks with fencing tokens for the body of ``hold``; the engine checks it in storage.
+# Set by locks with fencing tokens for the body of ``hold``; the assistant checks it in storage.
 current_fence: ContextVar[Fenced | None] = ContextVar("current_fence", default=None)
 
 

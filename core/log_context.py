@@ -1,6 +1,6 @@
 """What a log line is about, carried in contextvars so every record of a turn says so.
 
-The engine binds the conversation for the duration of a turn (tasks it starts inherit it); the
+The assistant binds the conversation for the duration of a turn (tasks it starts inherit it); the
 runner binds the worker id once at start. :class:`ContextFilter` copies both onto each record,
 where the JSON formatter (``LOG_FORMAT=json``) and the text format can show them.
 """

@@ -30,7 +30,7 @@ _WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 TURNS = Counter("kimi_turns", "Answered turns, by platform and outcome", ["platform", "outcome"])
 TURN_SECONDS = Histogram(
     "kimi_turn_duration_seconds",
-    "Whole turn latency (message in the engine to the answer's end)",
+    "Whole turn latency (message in the assistant to the answer's end)",
     ["platform"],
     buckets=_LATENCY_BUCKETS,
 )

@@ -7,7 +7,7 @@ growing to 200 ms); :class:`core.locks.LocalFirst` in front keeps that to one po
 and conversation.
 
 Fencing: each acquisition also increments ``<prefix>:{<id>}:fence`` in the same script, and the
-token is published in :data:`core.locks.current_fence`. The engine records it on the conversation
+token is published in :data:`core.locks.current_fence`. The assistant records it on the conversation
 row before the turn reads anything (``conversations.turn_fence``, only ever raised), so a worker
 whose lease lapsed unnoticed (a long pause, a partition) and was taken over finds a newer token
 there and stops instead of answering alongside the new owner. If Redis lost its data (the counter

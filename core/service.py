@@ -1,4 +1,4 @@
-"""Wiring: build the database, Kimi client and engine from settings, and close them again."""
+"""Wiring: build the database, Kimi client and assistant from settings, and close them again."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.access import AccessPolicy
+from core.assistant import Assistant
 from core.budgets import Budgets
 from core.config import Settings, require_api_key
 from core.conversations import Conversations
 from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
-from core.engine import Engine
 from core.kimi import KimiClient, RetryPolicy
 from core.limits import Limiter, build_limiter
 from core.locks import ConversationLocks, InProcessLocks, LocalFirst
@@ -29,14 +29,14 @@ class Services:
     settings: Settings
     db: Database
     kimi: KimiClient
-    engine: Engine
+    assistant: Assistant
     limiter: Limiter
     locks: ConversationLocks = field(default_factory=InProcessLocks)
     redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (locks, leases, readiness)
 
     @property
     def conversations(self) -> Conversations:
-        """The verbs adapters use besides ``engine.handle`` (they never touch ``storage``)."""
+        """The verbs adapters use besides ``assistant.handle`` (they never touch ``storage``)."""
         return Conversations(self.db)
 
     async def close(self) -> None:
@@ -92,7 +92,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     locks = build_locks(settings, db, redis)
     library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
-    engine = Engine(
+    assistant = Assistant(
         db=db,
         kimi=kimi,
         catalog=settings.catalog,
@@ -121,7 +121,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         settings=settings,
         db=db,
         kimi=kimi,
-        engine=engine,
+        assistant=assistant,
         limiter=limiter,
         locks=locks,
         redis=redis,

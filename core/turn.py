@@ -1,6 +1,6 @@
 """One answer: documents, context, the (tool-calling) model stream, then the stored result.
 
-:class:`TurnRunner` holds what every turn of an engine shares; each message gets its own
+:class:`TurnRunner` holds what every turn of an assistant shares; each message gets its own
 :class:`Turn`, which owns the conversation, model, context, progress and sink of that answer.
 """
 
@@ -58,7 +58,7 @@ class TurnOutcome:
 
 @dataclass(frozen=True, slots=True)
 class TurnServices:
-    """What every turn of one engine shares (built once by :class:`TurnRunner`)."""
+    """What every turn of one assistant shares (built once by :class:`TurnRunner`)."""
 
     db: Database
     kimi: KimiClient

@@ -73,7 +73,7 @@ class ReplySink(Protocol):
 
 @dataclass(slots=True)
 class CollectingSink:
-    """A sink that only records what it is told (tests hand it to the engine)."""
+    """A sink that only records what it is told (tests hand it to the assistant)."""
 
     deltas: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

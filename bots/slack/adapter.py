@@ -72,13 +72,13 @@ class SlackAdapter:
         self.files = SlackFiles(token)
         self._messages = MessageHandler(
             conversations=services.conversations,
-            engine=services.engine,
+            assistant=services.assistant,
             people=self.people,
             files=self.files,
             sinks=self.sink,
         )
         self._commands = SlashCommands(
-            client=self.client, engine=services.engine, people=self.people, sinks=self.sink
+            client=self.client, assistant=services.assistant, people=self.people, sinks=self.sink
         )
         self._socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()

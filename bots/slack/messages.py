@@ -1,4 +1,4 @@
-"""From an addressed Slack message to an engine turn: engagement, exactly-once, speaker, files."""
+"""From an addressed Slack message to an assistant turn: engagement, exactly-once, speaker, files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from bots.slack.files import FileProblem, SlackFiles
 from bots.slack.people import People
 from bots.slack.routing import Addressed, question_text
 from bots.slack.target import ReplyTarget
+from core.assistant import Assistant
 from core.conversations import Conversations
-from core.engine import Engine
 from core.types import Attachment, Author, Incoming, ReplySink
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,13 @@ class MessageHandler:
         self,
         *,
         conversations: Conversations,
-        engine: Engine,
+        assistant: Assistant,
         people: People,
         files: SlackFiles,
         sinks: SinkFactory,
     ) -> None:
         self._conversations = conversations
-        self._engine = engine
+        self._assistant = assistant
         self._people = people
         self._files = files
         self._sinks = sinks
@@ -57,12 +57,12 @@ class MessageHandler:
         )
         sink = self._sinks(addressed.target)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
-        if files and self._engine.access.allows(incoming):
+        if files and self._assistant.access.allows(incoming):
             attachments = await self._attachments(files, sink)
             if not attachments and not incoming.text.strip():
                 return  # every file was refused, and each refusal was said
             incoming = replace(incoming, attachments=tuple(attachments))
-        await self._engine.handle(incoming, sink)
+        await self._assistant.handle(incoming, sink)
 
     async def _claim(self, addressed: Addressed, event_id: str) -> bool:
         """Exactly once, across redeliveries and workers: by event id, then by message.

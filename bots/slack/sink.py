@@ -1,4 +1,4 @@
-"""The ReplySinks the Slack adapter gives the engine: thread answers and ephemeral replies."""
+"""The ReplySinks the Slack adapter gives the assistant: thread answers and ephemeral replies."""
 
 from __future__ import annotations
 

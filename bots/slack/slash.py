@@ -1,4 +1,4 @@
-"""The ``/kimi`` slash command: ``/kimi reset`` becomes the engine command ``/reset``.
+"""The ``/kimi`` slash command: ``/kimi reset`` becomes the assistant command ``/reset``.
 
 In a DM the command acts on the DM conversation and answers there. In a channel there is no
 thread in a slash command's payload, and conversations live in threads: commands that act on
@@ -22,8 +22,8 @@ from bots.slack.people import People
 from bots.slack.routing import PLATFORM, is_dm_channel
 from bots.slack.sink import EphemeralSink
 from bots.slack.target import ReplyTarget
+from core.assistant import Assistant
 from core.commands import KNOWN_COMMANDS, parse_command
-from core.engine import Engine
 from core.types import Author, ConversationKey, Incoming
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ def command_text(text: str) -> str:
 
 class SlashCommands:
     def __init__(
-        self, *, client: AsyncWebClient, engine: Engine, people: People, sinks: SinkFactory
+        self, *, client: AsyncWebClient, assistant: Assistant, people: People, sinks: SinkFactory
     ) -> None:
         self._client = client
-        self._engine = engine
+        self._assistant = assistant
         self._people = people
         self._sinks = sinks
         self._dms: LRUCache[str, str] = LRUCache(DM_CACHE_SIZE)
@@ -74,7 +74,7 @@ class SlashCommands:
             key = ConversationKey(platform=PLATFORM, workspace=team, chat=dm, thread="")
             target = ReplyTarget(dm, thread_ts=None, status_ts=None, user_id=user, team_id=team)
             incoming = Incoming(key, author, text, author_is_chat_admin=person.is_admin)
-            await self._engine.handle(incoming, self._sinks(target))
+            await self._assistant.handle(incoming, self._sinks(target))
             return
         if name in THREAD_COMMANDS:
             mention = f"<@{bot_user_id}>" if bot_user_id else "@kimi"
@@ -83,7 +83,7 @@ class SlashCommands:
             )
             return
         key = ConversationKey(platform=PLATFORM, workspace=team, chat=channel, thread="")
-        await self._engine.handle(Incoming(key, author, text), EphemeralSink(respond))
+        await self._assistant.handle(Incoming(key, author, text), EphemeralSink(respond))
 
     async def _dm_channel(self, user: str, fallback: str) -> str:
         """The bot's own DM with the user (the command may come from a DM with someone else)."""

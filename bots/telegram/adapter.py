@@ -67,13 +67,13 @@ class TelegramAdapter:
             builder = builder.updater(None)
         self.app: Application = builder.build()
         self._redis = services.redis
-        self._worker_id = services.engine.worker_id or "worker"
+        self._worker_id = services.assistant.worker_id or "worker"
         self._lease: PollingLease | None = None
         self._identity: BotIdentity | None = None
         self.processor = UpdateProcessor(
             settings=settings,
             conversations=services.conversations,
-            engine=services.engine,
+            assistant=services.assistant,
             bot=self.app.bot,
             identity=self.identity,
             guard=self.guard,

@@ -1,6 +1,6 @@
-"""One Telegram update in, one engine call out: dedupe, addressing, Incoming, sink, errors.
+"""One Telegram update in, one assistant call out: dedupe, addressing, Incoming, sink, errors.
 
-Updates are processed concurrently (PTB ``concurrent_updates``); the engine serializes turns
+Updates are processed concurrently (PTB ``concurrent_updates``); the assistant serializes turns
 per conversation, and ``/cancel`` can therefore stop an answer that is still streaming.
 """
 
@@ -30,10 +30,10 @@ from bots.telegram.delivery import Body, ChatTarget, MessageWriter, describe
 from bots.telegram.flood import FloodGuard
 from bots.telegram.sink import TelegramSink
 from core import texts
+from core.assistant import Assistant
 from core.commands import parse_command
 from core.config import Settings
 from core.conversations import Conversations
-from core.engine import Engine
 from core.types import Author, Incoming
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,14 @@ class UpdateProcessor:
         *,
         settings: Settings,
         conversations: Conversations,
-        engine: Engine,
+        assistant: Assistant,
         bot: Bot,
         identity: Callable[[], BotIdentity],
         guard: FloodGuard,
     ) -> None:
         self._settings = settings
         self._conversations = conversations
-        self._engine = engine
+        self._assistant = assistant
         self._bot = bot
         self._identity = identity
         self._guard = guard
@@ -97,7 +97,7 @@ class UpdateProcessor:
             if decision.addressed:
                 await self._answer(message, incoming, target, lang)
             elif self._settings.telegram_group_context and incoming.text.strip():
-                await self._engine.remember(incoming)
+                await self._assistant.remember(incoming)
         except Exception as exc:
             log.error(
                 "telegram update %s in %s failed: %s",
@@ -127,7 +127,7 @@ class UpdateProcessor:
     ) -> None:
         ref = file_of(message)
         if ref is not None:
-            if ref.too_large and self._engine.access.allows(incoming):
+            if ref.too_large and self._assistant.access.allows(incoming):
                 await self._say(target, too_large_text(ref, lang))
                 return
             if not ref.too_large:
@@ -137,7 +137,7 @@ class UpdateProcessor:
             # Which commands are admin-only is the core's business; it needs the fact (cached).
             incoming = replace(incoming, author_is_chat_admin=await self._admins.is_admin(message))
         typing = None
-        if (command is None or command.name == "ask") and self._engine.access.allows(incoming):
+        if (command is None or command.name == "ask") and self._assistant.access.allows(incoming):
             typing = TypingIndicator(self._bot, target.chat_id, target.thread_id)
             typing.start()
         private = not incoming.is_group
@@ -156,7 +156,7 @@ class UpdateProcessor:
             on_drafts_refused=lambda everywhere: self._drafts_refused(target.chat_id, everywhere),
         )
         try:
-            await self._engine.handle(incoming, sink)
+            await self._assistant.handle(incoming, sink)
         finally:
             if typing is not None:
                 typing.stop()

@@ -1,6 +1,6 @@
 """WebChatAdapter: a chat page served by ``kimi-bot run`` itself, on the same HTTP server.
 
-Each browser gets its own conversation (a signed cookie names it), with the same engine,
+Each browser gets its own conversation (a signed cookie names it), with the same assistant,
 memory, commands, documents and limits as Telegram and Slack. On a loopback ``HOST`` the page
 is open; anywhere else it needs ``WEB_TOKEN`` (a login form), and without one it stays off and
 says why. Answers stream back as server-sent events on the POST that sent the message.
@@ -100,7 +100,7 @@ class WebChatAdapter:
         self._cookies = SessionCookies(key, self._token)
 
     async def stop(self) -> None:
-        if self._turns:  # the engine drained already; these are only finishing their writes
+        if self._turns:  # the assistant drained already; these are only finishing their writes
             await asyncio.wait(set(self._turns), timeout=5)
 
     async def notify(self, key: ConversationKey, text: str) -> None:
@@ -207,7 +207,7 @@ class WebChatAdapter:
         await response.prepare(request)
         sink = EventStreamSink(response)
         # Its own task: a browser that disconnects must not cancel the answer being stored.
-        turn = asyncio.create_task(self._services.engine.handle(incoming, sink))
+        turn = asyncio.create_task(self._services.assistant.handle(incoming, sink))
         self._turns.add(turn)
         turn.add_done_callback(self._turns.discard)
         try:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
 
+from core.assistant import MAX_MESSAGE_CHARS
 from core.documents.formats import MAX_FILE_BYTES
-from core.engine import MAX_MESSAGE_CHARS
 from core.types import Attachment
 
 MAX_FILES = 10

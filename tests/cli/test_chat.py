@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import MAX_MESSAGE_CHARS
+from core.assistant import MAX_MESSAGE_CHARS
 from tests.cli.common import KIMI_BOT, clean_env, kimi_bot
 
 PROMPT = "> "

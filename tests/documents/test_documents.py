@@ -62,7 +62,7 @@ async def check_file_reaches_the_context(
     services, moonshot, file_name: str, data: bytes, marker: str
 ) -> None:
     sink = CollectingSink()
-    outcome = await services.engine.handle(
+    outcome = await services.assistant.handle(
         message("What is in this file?", attachment(file_name, data)), sink
     )
     assert outcome is not None and outcome.status == "complete"
@@ -72,7 +72,7 @@ async def check_file_reaches_the_context(
     assert marker in contents[file_name]
     # the question comes after the documents, and a later question still sees them
     assert moonshot.requests[-1]["messages"][-1]["content"] == "What is in this file?"
-    await services.engine.handle(message("And again?"), CollectingSink())
+    await services.assistant.handle(message("And again?"), CollectingSink())
     assert marker in document_contents(moonshot.requests[-1])[file_name]
 
 
@@ -84,7 +84,7 @@ async def test_every_format_reaches_the_context(services, moonshot, file_name):
 
 async def test_markdown_and_text_made_here(services, moonshot):
     md = b"# Plan\n\n- step one: buy **apples**\n- step two: eat them\n"
-    await services.engine.handle(
+    await services.assistant.handle(
         message("steps?", attachment("plan.md", md), attachment("n.txt", b"note: 42 owls")),
         CollectingSink(),
     )
@@ -94,7 +94,9 @@ async def test_markdown_and_text_made_here(services, moonshot):
 
 async def test_file_alone_gets_acknowledgement_and_two_sentence_summary(services, moonshot):
     sink = CollectingSink()
-    await services.engine.handle(message("", attachment("n.txt", b"The owls meet at dawn.")), sink)
+    await services.assistant.handle(
+        message("", attachment("n.txt", b"The owls meet at dawn.")), sink
+    )
     assert sink.replies[0].startswith("Added “n.txt” as document #1 (")
     assert "tokens" in sink.replies[0]
     question = moonshot.requests[-1]["messages"][-1]["content"]
@@ -105,77 +107,77 @@ async def test_file_alone_gets_acknowledgement_and_two_sentence_summary(services
 async def test_same_file_twice_is_uploaded_once_and_isolated_per_conversation(services, moonshot):
     data = b"Quarterly numbers: revenue 17 million."
     group = dict(key=GROUP, group=True)
-    await services.engine.handle(
+    await services.assistant.handle(
         message("hi", attachment("q.txt", data), **group), CollectingSink()
     )
     sink = CollectingSink()
-    await services.engine.handle(
+    await services.assistant.handle(
         message("again", attachment("q.txt", data), author=BOB, **group), sink
     )
     assert "already document #1" in sink.replies[0]
-    await services.engine.handle(
+    await services.assistant.handle(
         message("other", attachment("q-copy.txt", data), key=OTHER, group=True), CollectingSink()
     )
     assert moonshot.files.uploads == 1, "the same bytes are extracted once"
     assert len(moonshot.files) == 0, "remote files are deleted once read"
     # a third conversation without the file never sees it
-    await services.engine.handle(
+    await services.assistant.handle(
         message("what numbers?", key=ConversationKey("telegram", "-300"), group=True),
         CollectingSink(),
     )
     assert document_contents(moonshot.requests[-1]) == {}
     listing = CollectingSink()
-    await services.engine.handle(message("/docs", **group), listing)
+    await services.assistant.handle(message("/docs", **group), listing)
     assert "#1 q.txt" in listing.replies[0] and "Alice" in listing.replies[0]
     other = CollectingSink()
-    await services.engine.handle(message("/docs", key=OTHER, group=True), other)
+    await services.assistant.handle(message("/docs", key=OTHER, group=True), other)
     assert "q-copy.txt" in other.replies[0] and "q.txt —" not in other.replies[0]
 
 
 async def test_forget_removes_from_context(services, moonshot):
-    await services.engine.handle(
+    await services.assistant.handle(
         message("x", attachment("a.txt", b"alpha text"), attachment("b.txt", b"beta text")),
         CollectingSink(),
     )
     sink = CollectingSink()
-    await services.engine.handle(message("/forget 1"), sink)
+    await services.assistant.handle(message("/forget 1"), sink)
     assert sink.replies == ["Removed document #1 from this conversation."]
-    await services.engine.handle(message("now?"), CollectingSink())
+    await services.assistant.handle(message("now?"), CollectingSink())
     assert set(document_contents(moonshot.requests[-1])) == {"b.txt"}
-    await services.engine.handle(message("/forget 7"), sink)
+    await services.assistant.handle(message("/forget 7"), sink)
     assert "no document #7" in sink.replies[-1]
-    await services.engine.handle(message("/forget all"), sink)
-    await services.engine.handle(message("and now?"), CollectingSink())
+    await services.assistant.handle(message("/forget all"), sink)
+    await services.assistant.handle(message("and now?"), CollectingSink())
     assert document_contents(moonshot.requests[-1]) == {}
 
 
 async def test_empty_unsupported_and_unreadable_files_are_answered_clearly(services, moonshot):
     sink = CollectingSink()
-    await services.engine.handle(message("", attachment("empty.txt", b"")), sink)
+    await services.assistant.handle(message("", attachment("empty.txt", b"")), sink)
     assert "empty" in sink.replies[0] and "0 bytes" in sink.replies[0]
-    await services.engine.handle(
+    await services.assistant.handle(
         message("", attachment("random.bin", random_binary(), "application/octet-stream")), sink
     )
     assert "not a format Kimi can read" in sink.replies[-1]
     assert moonshot.requests == [], "no model call for files that were refused"
-    await services.engine.handle(
+    await services.assistant.handle(
         message("read it", attachment("broken.pdf", b"%PDF-1.7 junk")), sink
     )
     assert "could not read “broken.pdf”" in sink.replies[-1]
     ok = CollectingSink()
-    await services.engine.handle(message("still there?"), ok)
+    await services.assistant.handle(message("still there?"), ok)
     assert ok.final is not None, "the conversation keeps working"
 
 
 async def test_switches_up_to_a_larger_window_and_says_so_once(services, moonshot):
-    await services.engine.handle(message("/model moonshot-v1-8k"), CollectingSink())
+    await services.assistant.handle(message("/model moonshot-v1-8k"), CollectingSink())
     big = ("Owls are birds. " * 4000).encode()  # ~16K tokens: over 8K, under 32K
     sink = CollectingSink()
-    await services.engine.handle(message("about owls?", attachment("owls.txt", big)), sink)
+    await services.assistant.handle(message("about owls?", attachment("owls.txt", big)), sink)
     assert moonshot.requests[-1]["model"] == "moonshot-v1-32k"
     assert any("using moonshot-v1-32k" in r for r in sink.replies)
     again = CollectingSink()
-    await services.engine.handle(message("more?"), again)
+    await services.assistant.handle(message("more?"), again)
     assert moonshot.requests[-1]["model"] == "moonshot-v1-32k"
     assert not any("using moonshot-v1-32k" in r for r in again.replies), "said once"
 
@@ -191,7 +193,7 @@ async def test_larger_than_every_window_answers_from_relevant_sections(services,
     filler.insert(len(filler) // 2, needle)
     data = "\n".join(filler).encode()
     sink = CollectingSink()
-    await services.engine.handle(
+    await services.assistant.handle(
         message("What is the secret launch code of Nightingale?", attachment("huge.txt", data)),
         sink,
     )
@@ -215,7 +217,7 @@ async def test_quota_full_cleans_our_leftovers_and_retries(db_url, tmp_path):
         await sdk.files.create(file=("other-app.txt", b"not ours"), purpose="file-extract")
         await sdk.close()
         sink = CollectingSink()
-        await services.engine.handle(
+        await services.assistant.handle(
             message("q", attachment("fresh.txt", b"fresh content"), key=ConversationKey("t", "q")),
             sink,
         )

@@ -29,7 +29,7 @@ async def test_real_files_reach_the_context(corpus: Path, services, moonshot, fi
 async def test_real_random_binary_is_refused_without_a_model_call(corpus: Path, services, moonshot):
     sink = CollectingSink()
     random_bin = (corpus / "markitdown-random.bin").read_bytes()
-    await services.engine.handle(
+    await services.assistant.handle(
         message("", attachment("random.bin", random_bin, "application/octet-stream")), sink
     )
     assert "not a format Kimi can read" in sink.replies[-1]

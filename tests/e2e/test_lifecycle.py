@@ -42,9 +42,9 @@ async def test_drain_interrupts_visibly_after_the_grace_period(services, moonsho
     moonshot.enqueue(ScriptedReply(text="word " * 300))
     moonshot.inject(Fault(kind="slow_tokens", delay=0.05, times=1))
     sink = StreamingSink()
-    task = asyncio.create_task(services.engine.handle(ask("long answer please"), sink))
+    task = asyncio.create_task(services.assistant.handle(ask("long answer please"), sink))
     await asyncio.wait_for(sink.first_text.wait(), 10)
-    stopped = await services.engine.drain(grace=0.2)
+    stopped = await services.assistant.drain(grace=0.2)
     assert stopped == 1
     assert task.done()
     assert sink.aborted is not None
@@ -55,7 +55,7 @@ async def test_drain_interrupts_visibly_after_the_grace_period(services, moonsho
     assert rows[1].status == INCOMPLETE and rows[1].content == partial
 
     late = CollectingSink()
-    await services.engine.handle(ask("are you there?"), late)
+    await services.assistant.handle(ask("are you there?"), late)
     assert "restarting" in late.replies[0]
     rows = await answers(services)
     assert rows[-1].content == "are you there?" and rows[-1].status == FAILED, "kept, not answered"
@@ -64,9 +64,9 @@ async def test_drain_interrupts_visibly_after_the_grace_period(services, moonsho
 async def test_drain_lets_answers_finish_within_grace(services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=1))
     sink = CollectingSink()
-    task = asyncio.create_task(services.engine.handle(ask("short"), sink))
+    task = asyncio.create_task(services.assistant.handle(ask("short"), sink))
     await asyncio.sleep(0.05)
-    assert await services.engine.drain(grace=10) == 0
+    assert await services.assistant.drain(grace=10) == 0
     await task
     assert sink.final and sink.aborted is None
 
@@ -140,7 +140,7 @@ async def test_a_streaming_answer_is_saved_as_it_grows_and_survives_its_worker(m
     services = await start_services(settings)
     try:
         sink = StreamingSink()
-        task = asyncio.create_task(services.engine.handle(ask("tell me a long story"), sink))
+        task = asyncio.create_task(services.assistant.handle(ask("tell me a long story"), sink))
         await asyncio.wait_for(sink.first_text.wait(), 10)
         saved = ""
         for _ in range(200):

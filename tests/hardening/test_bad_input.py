@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from bots.slack.routing import question_text
 from core import texts
-from core.engine import MAX_MESSAGE_CHARS
+from core.assistant import MAX_MESSAGE_CHARS
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 from emulators.moonshot import ScriptedReply
 from emulators.slack import SlackEmulator
@@ -926,7 +926,7 @@ async def test_odd_text_through_the_engine_is_stored_and_answered(roomy_services
     questions = [q for q in collect(ODD_TEXT, 60) if q.strip()]
     for question in questions:
         sink = CollectingSink()
-        outcome = await roomy_services.engine.handle(
+        outcome = await roomy_services.assistant.handle(
             Incoming(
                 key=KEY, author=Author(id="cli:odd", name="Odd 👩\u200d👩\u200d👧"), text=question
             ),
@@ -945,7 +945,7 @@ async def test_odd_text_through_the_engine_is_stored_and_answered(roomy_services
 async def test_a_nul_character_is_stored_and_answered(services, moonshot, request):
     author = Author(id="cli:nul", name="Nul\x00Name")
     sink = CollectingSink()
-    outcome = await services.engine.handle(Incoming(KEY, author, "before\x00after"), sink)
+    outcome = await services.assistant.handle(Incoming(KEY, author, "before\x00after"), sink)
     assert outcome is not None and outcome.status == COMPLETE, sink
     rows = await stored(services.db, KEY)
     assert [r.role for r in rows] == ["user", "assistant"]

@@ -533,7 +533,7 @@ async def test_a_transient_5xx_while_ending_an_interrupted_slack_answer_still_sa
 async def test_a_connection_cut_before_any_text_is_retried(services, moonshot):
     moonshot.inject(Fault(kind="drop_stream", after_chunks=1, abort=True))
     sink = CollectingSink()
-    outcome = await services.engine.handle(ask("still there?"), sink)
+    outcome = await services.assistant.handle(ask("still there?"), sink)
     assert outcome is not None and outcome.status == COMPLETE
     assert sink.final == echo("still there?")
     assert len(moonshot.requests) == 2
@@ -543,7 +543,7 @@ async def test_a_connection_cut_after_text_keeps_it_and_names_the_network(servic
     moonshot.enqueue(ScriptedReply(text="one two three four five six seven eight nine ten"))
     moonshot.inject(Fault(kind="drop_stream", after_chunks=4, abort=True))
     sink = CollectingSink()
-    outcome = await services.engine.handle(ask("tell me"), sink)
+    outcome = await services.assistant.handle(ask("tell me"), sink)
     assert outcome is not None and outcome.status == INCOMPLETE
     assert sink.aborted is not None
     partial, reason = sink.aborted

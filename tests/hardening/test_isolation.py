@@ -176,7 +176,7 @@ async def run_action(services, moonshot, world: World, action: tuple) -> None:
     )
     first_request = len(moonshot.requests)
     sink = CollectingSink()
-    await services.engine.handle(incoming, sink)
+    await services.assistant.handle(incoming, sink)
     requests = moonshot.requests[first_request:]
 
     # Nothing from another conversation: not in the chat, not in what Kimi was sent.
@@ -236,7 +236,7 @@ async def test_no_command_reaches_another_conversation(roomy_services, moonshot)
         conversation = await roomy_services.db.conversations.active(place.key)
         if conversation is None:
             continue
-        for item in await roomy_services.engine.library.listing(conversation.id):
+        for item in await roomy_services.assistant.library.listing(conversation.id):
             assert f"Z{place.name}Z" in item.name, (place.name, item.name)
 
 
@@ -245,13 +245,13 @@ async def test_cancel_stops_only_the_own_answer(roomy_services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.02))
     alice = Incoming(PLACES[0].key, ALICE_TG, "a long answer please")
     answer = CollectingSink()
-    task = asyncio.create_task(roomy_services.engine.handle(alice, answer))
+    task = asyncio.create_task(roomy_services.assistant.handle(alice, answer))
     for _ in range(500):
         if answer.deltas:
             break
         await asyncio.sleep(0.01)
     bob = CollectingSink()
-    await roomy_services.engine.handle(Incoming(PLACES[1].key, BOB_TG, "/cancel"), bob)
+    await roomy_services.assistant.handle(Incoming(PLACES[1].key, BOB_TG, "/cancel"), bob)
     assert bob.replies == ["Nothing to cancel."]
     outcome = await asyncio.wait_for(task, 10)
     assert outcome is not None and outcome.status == "complete"
@@ -503,7 +503,7 @@ async def failing_run(tg, emu, moonshot, start_telegram, start_slack, roomy_mode
         )
         try:
             sink = CollectingSink()
-            await wrong_key.engine.handle(
+            await wrong_key.assistant.handle(
                 Incoming(ConversationKey("cli", chat="wrong-key"), Author("cli:x"), "hi"), sink
             )
             said.append(sink_text(sink))

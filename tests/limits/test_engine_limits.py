@@ -52,7 +52,10 @@ async def test_a_flood_through_the_engine_gets_no_429(tmp_path: Path, sqlite_url
     try:
         sinks = [CollectingSink() for _ in range(12)]
         outcomes = await asyncio.gather(
-            *(services.engine.handle(ask(i % 6, f"question {i}"), s) for i, s in enumerate(sinks))
+            *(
+                services.assistant.handle(ask(i % 6, f"question {i}"), s)
+                for i, s in enumerate(sinks)
+            )
         )
         assert [o.status if o else None for o in outcomes] == [COMPLETE] * 12
         assert emulator.rate_limited_count == 0
@@ -67,14 +70,14 @@ async def test_over_budget_no_model_call(moonshot, sqlite_url: str) -> None:  # 
     settings = make_settings(moonshot.base_url, sqlite_url, budget_user_daily_cny=0.000001)
     services = await start_services(settings)
     try:
-        first = await services.engine.handle(ask(1, "hello"), CollectingSink())
+        first = await services.assistant.handle(ask(1, "hello"), CollectingSink())
         assert first is not None and first.status == COMPLETE
         calls = len(moonshot.requests)
         sink = CollectingSink()
-        assert await services.engine.handle(ask(1, "again"), sink) is None
+        assert await services.assistant.handle(ask(1, "again"), sink) is None
         assert len(moonshot.requests) == calls
         assert sink.replies and "daily budget" in sink.replies[0]
-        other = await services.engine.handle(ask(2, "hi"), CollectingSink())
+        other = await services.assistant.handle(ask(2, "hi"), CollectingSink())
         assert other is not None and other.status == COMPLETE
     finally:
         await services.close()

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from core.engine import LockLost
+from core.assistant import LockLost
 from core.locks import InProcessLocks, LocalFirst, current_fence
 from core.redis_locks import RedisLocks
 from core.service import build_locks, start_services
@@ -189,12 +189,12 @@ async def test_advance_fence_only_moves_forward(db: Database) -> None:
 async def test_engine_resyncs_a_counter_behind_the_database(services, redis_url: str) -> None:
     """Redis lost its data: the counter restarts below the stored token; the owner goes on."""
     locks = RedisLocks.from_url(redis_url)
-    services.engine._locks = LocalFirst(locks)
+    services.assistant._locks = LocalFirst(locks)
     try:
         conversation = await services.db.conversations.get_or_create(KEY, is_group=False)
         assert await services.db.conversations.advance_fence(conversation.id, 1000)
         sink = CollectingSink()
-        outcome = await services.engine.handle(ask("still answered?"), sink)
+        outcome = await services.assistant.handle(ask("still answered?"), sink)
         assert outcome is not None and outcome.status == "complete"
         assert await services.db.conversations.fence(conversation.id) == 1001
     finally:
@@ -216,7 +216,7 @@ async def test_engine_refuses_a_turn_whose_lock_was_taken_over(services) -> None
     token = current_fence.set(_StaleLease())
     try:
         with pytest.raises(LockLost):
-            await services.engine._check_fence(conversation.id)
+            await services.assistant._check_fence(conversation.id)
     finally:
         current_fence.reset(token)
 
@@ -401,7 +401,7 @@ async def test_more_concurrent_turns_than_the_database_has_connections(
             async def turn(n: int) -> tuple[str, str]:
                 key = ConversationKey(platform="cli", chat=f"crowd-{n}")
                 sink = GatedSink()
-                outcome = await services.engine.handle(
+                outcome = await services.assistant.handle(
                     Incoming(key, Author(id=f"u{n}", name="U"), f"question {n}"), sink
                 )
                 return outcome.status, sink.final or ""

@@ -69,6 +69,6 @@ async def test_engine_logs_carry_the_turns_conversation(services, moonshot, json
 
     moonshot.inject(Fault(kind="auth"))
     incoming = Incoming(key=KEY, author=Author(id="slack:U1", name="Ann"), text="hello")
-    await services.engine.handle(incoming, CollectingSink())
+    await services.assistant.handle(incoming, CollectingSink())
     failures = [r for r in lines(json_log) if "turn failed" in r["message"]]
     assert failures and failures[0]["conversation"] == "slack:T1:D9"

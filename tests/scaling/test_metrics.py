@@ -44,7 +44,9 @@ async def scrape(services) -> AsyncIterator:
 async def test_a_turn_moves_turns_latency_tokens_and_cost(services, moonshot, scrape) -> None:
     before = await scrape()
     sink = CollectingSink()
-    outcome = await services.engine.handle(Incoming(key=KEY, author=ALICE, text="hi there"), sink)
+    outcome = await services.assistant.handle(
+        Incoming(key=KEY, author=ALICE, text="hi there"), sink
+    )
     assert outcome is not None and outcome.status == "complete"
     after = await scrape()
 
@@ -65,7 +67,9 @@ async def test_a_turn_moves_turns_latency_tokens_and_cost(services, moonshot, sc
 async def test_failed_answers_count_by_error_type(services, moonshot, scrape) -> None:
     before = await scrape()
     moonshot.inject(Fault(kind="auth"))
-    await services.engine.handle(Incoming(key=KEY, author=ALICE, text="hello?"), CollectingSink())
+    await services.assistant.handle(
+        Incoming(key=KEY, author=ALICE, text="hello?"), CollectingSink()
+    )
     after = await scrape()
     assert (
         sample(after, "kimi_errors_total", type="auth")

@@ -19,7 +19,7 @@ PDF = b"%PDF-1.4 quarterly numbers \x00\x01\x02 end"
 def handled(bot: SlackBot, monkeypatch: pytest.MonkeyPatch) -> list[Incoming]:
     """Every Incoming the engine was given (the real engine still answers)."""
     seen: list[Incoming] = []
-    engine = bot.services.engine
+    engine = bot.services.assistant
     original: Callable[..., Any] = engine.handle
 
     async def spy(incoming: Incoming, sink: Any) -> Any:

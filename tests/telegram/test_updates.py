@@ -121,7 +121,7 @@ async def test_an_exception_in_the_handler_ends_with_a_message(tg, moonshot, sta
     async def broken(incoming, sink):
         raise RuntimeError("boom")
 
-    bot.services.engine.handle = broken
+    bot.services.assistant.handle = broken
     tg.user_message(USER, USER, "anything")
     await handled(tg, bot, 1)
     assert visible(tg, USER) == [
@@ -136,7 +136,7 @@ async def test_an_exception_in_the_handler_ends_with_a_message(tg, moonshot, sta
 def spy_on_engine(bot) -> list[tuple[Any, bytes | None]]:
     """Record what reaches Engine.handle, downloading each attachment like the core would."""
     seen: list[tuple[Any, bytes | None]] = []
-    engine = bot.services.engine
+    engine = bot.services.assistant
     original = engine.handle
 
     async def handle(incoming, sink):

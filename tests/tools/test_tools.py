@@ -28,7 +28,7 @@ def tool_messages(request: dict) -> list[dict]:
 
 async def test_web_search_round_trip_echoes_arguments(services, moonshot):
     sink = CollectingSink()
-    outcome = await services.engine.handle(ask("search the latest AI news"), sink)
+    outcome = await services.assistant.handle(ask("search the latest AI news"), sink)
     assert outcome.status == "complete"
     first, second = moonshot.requests[-2], moonshot.requests[-1]
     assert {"type": "builtin_function", "function": {"name": "$web_search"}} in first["tools"]
@@ -48,13 +48,13 @@ async def test_web_search_round_trip_echoes_arguments(services, moonshot):
 
 async def test_search_off_per_conversation(services, moonshot):
     sink = CollectingSink()
-    await services.engine.handle(ask("/search off"), sink)
+    await services.assistant.handle(ask("/search off"), sink)
     assert sink.replies[-1] == "Web search is now off in this conversation."
-    await services.engine.handle(ask("search the news"), sink)
+    await services.assistant.handle(ask("search the news"), sink)
     tools = moonshot.requests[-1].get("tools") or []
     assert all(t["type"] != "builtin_function" for t in tools)
     assert len(moonshot.requests) == 1, "no tool round without the tool"
-    await services.engine.handle(ask("/search"), sink)
+    await services.assistant.handle(ask("/search"), sink)
     assert "off" in sink.replies[-1]
 
 
@@ -64,7 +64,7 @@ async def test_plugin_called_with_validated_arguments(services, moonshot):
     )
     moonshot.enqueue(ScriptedReply(text="It is 42."))
     sink = CollectingSink()
-    await services.engine.handle(ask("what is six times seven?"), sink)
+    await services.assistant.handle(ask("what is six times seven?"), sink)
     [tool] = tool_messages(moonshot.requests[-1])
     assert json.loads(tool["content"])["result"] == 42
     assert sink.final == "It is 42."
@@ -85,7 +85,7 @@ async def test_bad_calls_return_errors_and_the_turn_still_answers(
     moonshot.enqueue(ScriptedReply(tool_calls=[{"name": "calculator", "arguments": arguments}]))
     moonshot.enqueue(ScriptedReply(text="Sorry, I could not calculate that."))
     sink = CollectingSink()
-    outcome = await services.engine.handle(ask("calc"), sink)
+    outcome = await services.assistant.handle(ask("calc"), sink)
     [tool] = tool_messages(moonshot.requests[-1])
     assert expected in json.loads(tool["content"])["error"]
     assert outcome.status == "complete" and sink.final
@@ -98,12 +98,12 @@ async def test_slow_tool_times_out_into_an_error_result(services, moonshot):
         await asyncio.sleep(5)
         return "never"
 
-    registry = services.engine._turns._tools
+    registry = services.assistant._turns._tools
     registry.add(Tool("sleepy", "sleeps", {"type": "object"}, sleepy, timeout=0.2))
     moonshot.enqueue(ScriptedReply(tool_calls=[{"name": "sleepy", "arguments": {}}]))
     moonshot.enqueue(ScriptedReply(text="The tool was too slow."))
     sink = CollectingSink()
-    await services.engine.handle(ask("be slow"), sink)
+    await services.assistant.handle(ask("be slow"), sink)
     [tool] = tool_messages(moonshot.requests[-1])
     assert "did not answer within 0.2 seconds" in json.loads(tool["content"])["error"]
     assert sink.final == "The tool was too slow."
@@ -116,7 +116,7 @@ async def test_round_bound_stops_a_model_that_keeps_calling(services, moonshot):
         )
     moonshot.enqueue(ScriptedReply(text="Enough tools."))
     sink = CollectingSink()
-    outcome = await services.engine.handle(ask("loop forever"), sink)
+    outcome = await services.assistant.handle(ask("loop forever"), sink)
     rounds = services.settings.kimi_tool_max_rounds
     assert len(moonshot.requests) == rounds + 1
     assert "tools" not in moonshot.requests[-1], "the last call offers no tools"

@@ -1,4 +1,7 @@
-"""The conversation engine: the one path from an incoming message to a streamed, stored answer."""
+"""The assistant: the one path from an incoming message to a streamed, stored answer.
+
+(Named so to keep "engine" for SQLAlchemy's engine in ``storage``.)
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class LockLost(Exception):
     """The conversation's lock lapsed and another worker's turn started here meanwhile."""
 
 
-class Engine:
+class Assistant:
     """Routes a message: access check, commands, then a serialized turn per conversation."""
 
     def __init__(

@@ -31,7 +31,7 @@ async def stored(services, key: ConversationKey = KEY):
 
 async def test_answer_streams_and_is_stored(services, moonshot):
     sink = CollectingSink()
-    outcome = await services.engine.handle(incoming("hello there"), sink)
+    outcome = await services.assistant.handle(incoming("hello there"), sink)
     assert outcome is not None and outcome.status == COMPLETE
     assert sink.final == "".join(sink.deltas)
     assert "hello there" in sink.final
@@ -45,8 +45,8 @@ async def test_answer_streams_and_is_stored(services, moonshot):
 
 
 async def test_memory_across_turns_and_restart(services, moonshot, db_url):
-    await services.engine.handle(incoming("my name is Ada"), CollectingSink())
-    await services.engine.handle(incoming("what is my name?"), CollectingSink())
+    await services.assistant.handle(incoming("my name is Ada"), CollectingSink())
+    await services.assistant.handle(incoming("what is my name?"), CollectingSink())
     second = moonshot.requests[-1]
     assert user_texts(second) == ["my name is Ada", "what is my name?"]
     assert second["messages"][0]["role"] == "system"
@@ -55,7 +55,7 @@ async def test_memory_across_turns_and_restart(services, moonshot, db_url):
 
     restarted = await start_services(make_settings(moonshot.base_url, db_url))
     try:
-        await restarted.engine.handle(incoming("and again?"), CollectingSink())
+        await restarted.assistant.handle(incoming("and again?"), CollectingSink())
     finally:
         await restarted.close()
     assert user_texts(moonshot.requests[-1]) == [
@@ -69,7 +69,7 @@ async def test_rate_limit_waits_what_moonshot_says(services, moonshot):
     moonshot.inject(Fault(kind="rate_limit", wait_seconds=2, times=1))
     sink = CollectingSink()
     started = time.monotonic()
-    outcome = await services.engine.handle(incoming("busy?"), sink)
+    outcome = await services.assistant.handle(incoming("busy?"), sink)
     elapsed = time.monotonic() - started
     assert outcome.status == COMPLETE
     assert elapsed >= 2.0
@@ -80,7 +80,7 @@ async def test_rate_limit_waits_what_moonshot_says(services, moonshot):
 async def test_server_error_is_retried(services, moonshot):
     moonshot.inject(Fault(kind="server_error", times=2))
     sink = CollectingSink()
-    outcome = await services.engine.handle(incoming("flaky?"), sink)
+    outcome = await services.assistant.handle(incoming("flaky?"), sink)
     assert outcome.status == COMPLETE
     assert "flaky?" in sink.final
 
@@ -88,7 +88,7 @@ async def test_server_error_is_retried(services, moonshot):
 async def test_auth_failure_is_not_retried_and_reported(services, moonshot):
     moonshot.inject(Fault(kind="auth", times=5))
     sink = CollectingSink()
-    outcome = await services.engine.handle(incoming("hello"), sink)
+    outcome = await services.assistant.handle(incoming("hello"), sink)
     assert outcome.status == FAILED
     assert sink.aborted is not None and "API key" in sink.aborted[1]
     assert sink.final is None
@@ -98,7 +98,7 @@ async def test_auth_failure_is_not_retried_and_reported(services, moonshot):
     # one attempt only: four injected failures remain unused
     moonshot.reset()
     ok = CollectingSink()
-    await services.engine.handle(incoming("again"), ok)
+    await services.assistant.handle(incoming("again"), ok)
     assert ok.final is not None
 
 
@@ -106,7 +106,7 @@ async def test_dropped_stream_keeps_message_and_marks_incomplete(services, moons
     moonshot.enqueue(ScriptedReply(text="one two three four five six seven eight nine ten " * 5))
     moonshot.inject(Fault(kind="drop_stream", after_chunks=4, times=1))
     sink = CollectingSink()
-    outcome = await services.engine.handle(incoming("tell me"), sink)
+    outcome = await services.assistant.handle(incoming("tell me"), sink)
     assert outcome.status == INCOMPLETE
     assert sink.aborted is not None
     partial, reason = sink.aborted
@@ -119,12 +119,12 @@ async def test_dropped_stream_keeps_message_and_marks_incomplete(services, moons
 async def test_turns_of_one_conversation_never_interleave(services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=2))
     first, second = CollectingSink(), CollectingSink()
-    running = asyncio.create_task(services.engine.handle(incoming("first question"), first))
+    running = asyncio.create_task(services.assistant.handle(incoming("first question"), first))
     for _ in range(500):  # the second message arrives while the first answer streams
         if first.deltas:
             break
         await asyncio.sleep(0.01)
-    await services.engine.handle(incoming("second question"), second)
+    await services.assistant.handle(incoming("second question"), second)
     await running
     assert first.final and second.final
     assert first.final.endswith("first question") and second.final.endswith("second question")
@@ -138,8 +138,8 @@ async def test_turns_of_one_conversation_never_interleave(services, moonshot):
 async def test_group_turns_name_the_speaker(services, moonshot):
     group = ConversationKey(platform="telegram", chat="-100", thread="")
     bob = Author(id="telegram:2", name="Bob")
-    await services.engine.handle(incoming("I like tea", key=group, group=True), CollectingSink())
-    await services.engine.handle(
+    await services.assistant.handle(incoming("I like tea", key=group, group=True), CollectingSink())
+    await services.assistant.handle(
         incoming("what did Alice say?", author=bob, key=group, group=True), CollectingSink()
     )
     texts = user_texts(moonshot.requests[-1])
@@ -149,18 +149,18 @@ async def test_group_turns_name_the_speaker(services, moonshot):
 
 async def test_commands_model_system_reset_usage(services, moonshot):
     sink = CollectingSink()
-    await services.engine.handle(incoming("/model nope-1"), sink)
+    await services.assistant.handle(incoming("/model nope-1"), sink)
     assert "Unknown model" in sink.replies[-1] and "moonshot-v1-8k" in sink.replies[-1]
-    await services.engine.handle(incoming("/model moonshot-v1-8k"), sink)
-    await services.engine.handle(incoming("/system You answer like a pirate."), sink)
-    await services.engine.handle(incoming("hi"), sink)
+    await services.assistant.handle(incoming("/model moonshot-v1-8k"), sink)
+    await services.assistant.handle(incoming("/system You answer like a pirate."), sink)
+    await services.assistant.handle(incoming("hi"), sink)
     request = moonshot.requests[-1]
     assert request["model"] == "moonshot-v1-8k"
     assert request["messages"][0]["content"].startswith("You answer like a pirate.")
-    await services.engine.handle(incoming("/usage"), sink)
+    await services.assistant.handle(incoming("/usage"), sink)
     assert "Today:" in sink.replies[-1] and "1 call" in sink.replies[-1]
-    await services.engine.handle(incoming("/reset"), sink)
-    await services.engine.handle(incoming("fresh start"), sink)
+    await services.assistant.handle(incoming("/reset"), sink)
+    await services.assistant.handle(incoming("fresh start"), sink)
     assert user_texts(moonshot.requests[-1]) == ["fresh start"]
     assert moonshot.requests[-1]["model"] == "moonshot-v1-8k", "reset keeps the chosen model"
 
@@ -169,13 +169,13 @@ async def test_cancel_stops_and_keeps_partial(services, moonshot):
     moonshot.enqueue(ScriptedReply(text="word " * 200))
     moonshot.inject(Fault(kind="slow_tokens", delay=0.05, times=1))
     sink = CollectingSink()
-    task = asyncio.create_task(services.engine.handle(incoming("long please"), sink))
+    task = asyncio.create_task(services.assistant.handle(incoming("long please"), sink))
     for _ in range(200):
         if sink.deltas:
             break
         await asyncio.sleep(0.02)
     replies = CollectingSink()
-    await services.engine.handle(incoming("/cancel"), replies)
+    await services.assistant.handle(incoming("/cancel"), replies)
     result = await asyncio.wait_for(task, 5)
     assert result is None
     assert sink.aborted is not None and sink.aborted[1] == "Stopped."
@@ -184,14 +184,14 @@ async def test_cancel_stops_and_keeps_partial(services, moonshot):
     assert answer.status == INCOMPLETE and answer.content
     assert answer.content == sink.aborted[0]
     nothing = CollectingSink()
-    await services.engine.handle(incoming("/cancel"), nothing)
+    await services.assistant.handle(incoming("/cancel"), nothing)
     assert nothing.replies == ["Nothing to cancel."]
 
 
 async def test_empty_and_unknown_command(services, moonshot):
     sink = CollectingSink()
-    await services.engine.handle(incoming("   "), sink)
-    await services.engine.handle(incoming("/frobnicate"), sink)
+    await services.assistant.handle(incoming("   "), sink)
+    await services.assistant.handle(incoming("/frobnicate"), sink)
     assert "empty" in sink.replies[0]
     assert "Unknown command" in sink.replies[1]
     assert moonshot.requests == []
