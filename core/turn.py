@@ -299,12 +299,16 @@ class Turn:
         text = self._progress.text
         final = self._progress.completions[-1]
         status = COMPLETE if text.strip() else FAILED
-        await row.finish(
-            text,
-            status=status,
-            error=None if text.strip() else f"empty answer ({final.finish_reason})",
-            usage=self._usage(answer_id),
-        )
+        try:
+            await row.finish(
+                text,
+                status=status,
+                error=None if text.strip() else f"empty answer ({final.finish_reason})",
+                usage=self._usage(answer_id),
+            )
+        except Exception:  # not stored: end the visible answer with what was said, then report
+            await self._sink.abort(text, texts.text("internal", self._lang))
+            raise
         if status == FAILED:
             error = errors.ServerError("Kimi returned an empty answer")
             await self._sink.abort("", texts.error_text(error, self._lang))
@@ -336,11 +340,13 @@ class Turn:
             message = texts.error_text(reason, self._lang)
         else:
             detail, message = reason, texts.text(reason, self._lang)
-        await row.finish(partial, status=status, error=detail, usage=self._usage(answer_id))
         try:
-            await self._sink.abort(partial, message)
-        except Exception:  # the platform may be gone; the row above is what must not be lost
-            log.exception("could not show the end of an unfinished answer in the chat")
+            await row.finish(partial, status=status, error=detail, usage=self._usage(answer_id))
+        finally:  # even if the database failed, the chat's answer must not be left streaming
+            try:
+                await self._sink.abort(partial, message)
+            except Exception:  # the platform may be gone; the row above is what must not be lost
+                log.exception("could not show the end of an unfinished answer in the chat")
         return status
 
     async def _refuse(self, exc: MessageOverBudget) -> TurnOutcome:

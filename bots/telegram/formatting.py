@@ -22,7 +22,6 @@ from bots.common.splitting import split_markdown
 PART_LIMIT = 4000
 
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:", "ftp://")
-_FENCE_LINE = re.compile(r"^\s*(```+|~~~+)", re.M)
 
 _markdown = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
@@ -53,13 +52,6 @@ def _fit_utf16(part: str, limit: int) -> list[str]:
     for piece in split_markdown(part, chars):
         pieces.extend(_fit_utf16(piece, limit))
     return pieces
-
-
-def close_open_fence(text: str) -> str:
-    """A cut-off answer may end inside a code block; close it so a note after it is not code."""
-    if len(_FENCE_LINE.findall(text)) % 2 == 1:
-        return text.rstrip("\n") + "\n```"
-    return text
 
 
 def markdown_to_html(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The engine end to end: the real openai SDK over HTTP against the Moonshot emulator,
+"""The assistant end to end: the real openai SDK over HTTP against the Moonshot emulator,
 on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -195,3 +195,24 @@ async def test_empty_and_unknown_command(services, moonshot):
     assert "empty" in sink.replies[0]
     assert "Unknown command" in sink.replies[1]
     assert moonshot.requests == []
+
+
+async def test_a_database_failure_at_the_end_still_ends_the_answer_in_the_chat(
+    services, moonshot, monkeypatch
+):
+    """The answer streamed, but storing it failed: the chat shows what was said, marked as cut
+    short, and the internal-error message; the turn never leaves a preview streaming."""
+    from core import texts
+
+    async def broken_finish(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services.db.messages, "finish", broken_finish)
+    sink = CollectingSink()
+    await services.assistant.handle(incoming("store me if you can"), sink)
+    assert sink.aborted is not None
+    partial, reason = sink.aborted
+    assert "store me if you can" in partial
+    assert reason == texts.text("internal", "en")
+    assert sink.replies == [texts.text("internal", "en")]
+    assert sink.final is None

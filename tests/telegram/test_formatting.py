@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bots.common.splitting import close_open_fence
 from bots.telegram.formatting import (
-    close_open_fence,
     markdown_to_html,
     split_for_telegram,
     utf16_len,
