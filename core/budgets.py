@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from core import texts
 from core.limits.errors import format_duration
 from storage.records import UsageTotals
 
@@ -63,22 +64,9 @@ class BudgetRefusal:
         zone = getattr(self.resets_at.tzinfo, "key", None) or self.resets_at.strftime("%Z")
         when = f"{self.resets_at:%Y-%m-%d %H:%M} {zone}"
         wait = (self.resets_at - self.now).total_seconds()
-        amounts = (self.spent_cny, self.limit_cny)
-        if lang == "zh":
-            spent = f"已用 ¥{amounts[0]:.2f}，上限 ¥{amounts[1]:.2f}"
-            after = f"将于 {when} 重置（{format_duration(wait, 'zh')}后）。"
-            if self.scope == USER_DAILY:
-                return f"你今天的额度已用完（{spent}），{after}"
-            if self.scope == USER_MONTHLY:
-                return f"你本月的额度已用完（{spent}），{after}"
-            return f"机器人本月的总额度已用完（{spent}），{after}"
-        spent = f"¥{amounts[0]:.2f} of ¥{amounts[1]:.2f}"
-        after = f"It resets at {when} (in {format_duration(wait)})."
-        if self.scope == USER_DAILY:
-            return f"You have used your daily budget ({spent}). {after}"
-        if self.scope == USER_MONTHLY:
-            return f"You have used your monthly budget ({spent}). {after}"
-        return f"The bot has used its monthly budget ({spent}). {after}"
+        spent = texts.text("budget_spent", lang, spent=self.spent_cny, limit=self.limit_cny)
+        after = texts.text("budget_resets", lang, when=when, wait=format_duration(wait, lang))
+        return texts.text(f"budget_{self.scope}", lang, spent=spent, after=after)
 
     localized = message
 

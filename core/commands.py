@@ -1,4 +1,4 @@
-"""Chat commands shared by every adapter: help, reset, model, system, usage, cancel."""
+"""Chat commands shared by every adapter; which commands exist is :mod:`core.command_registry`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from core import texts
+from core import command_registry, texts
 from core.access import AccessPolicy
 from core.catalog import Catalog
 from core.documents.library import DocumentLibrary
@@ -15,22 +15,8 @@ from core.types import Incoming, ReplySink
 from core.usage_report import format_periods, usage_periods
 from storage import Database
 
-KNOWN_COMMANDS = (
-    "start", "help", "reset", "model", "system", "usage", "cancel", "docs", "forget", "search",
-)  # fmt: skip
-_ADMIN_IN_GROUPS = {"reset", "system"}
-
-HELP = """Kimi bot — ask anything; the conversation is remembered.
-Commands:
-/help — this help
-/reset — start a new conversation (the old one is kept)
-/model [id] — show the model, or switch to another one
-/system [text|clear] — show or set the system prompt for this conversation
-/usage — your tokens and cost (CNY) today, this month and all time
-/cancel — stop the answer in progress
-/docs — the documents in this conversation (send a file to add one)
-/forget N|all — remove document N (or all) from this conversation
-/search on|off — let Kimi search the web in this conversation"""
+MAX_SYSTEM_PROMPT_CHARS = 8000
+Handler = Callable[[str, Incoming, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +68,25 @@ class CommandHandler:
         self._clock = clock
 
     async def run(self, command: Command, incoming: Incoming, sink: ReplySink) -> None:
-        lang = texts.language_of(incoming.text)
+        lang = texts.command_language(command.args, incoming.language)
         if (
-            command.name in _ADMIN_IN_GROUPS
+            command.name in command_registry.ADMIN_IN_GROUPS
             and incoming.is_group
             and not (incoming.author_is_chat_admin or self._access.is_admin(incoming.author.id))
         ):
             await sink.reply(texts.text("admin_only", lang))
             return
-        handler = {
+        handler = self._handlers().get(command.name)
+        if handler is None:
+            await sink.reply(texts.text("unknown_command", lang, name=command.name))
+            return
+        answer = await handler(command.args, incoming, lang)
+        if answer:
+            await sink.reply(answer)
+
+    def _handlers(self) -> dict[str, Handler]:
+        """Every registry command but ``ask`` (a plain question, answered by the assistant)."""
+        return {
             "start": self._help,
             "help": self._help,
             "reset": self._reset,
@@ -101,92 +97,99 @@ class CommandHandler:
             "docs": self._docs,
             "forget": self._forget,
             "search": self._search,
-        }.get(command.name)
-        if handler is None:
-            await sink.reply(f"Unknown command /{command.name}. Send /help to see what I can do.")
-            return
-        answer = await handler(command.args, incoming)
-        if answer:
-            await sink.reply(answer)
+        }
 
-    async def _help(self, _args: str, _incoming: Incoming) -> str:
-        return HELP
+    async def _help(self, _args: str, incoming: Incoming, lang: str) -> str:
+        return command_registry.help_text(lang, group=incoming.is_group)
 
-    async def _reset(self, _args: str, incoming: Incoming) -> str:
+    async def _reset(self, _args: str, incoming: Incoming, lang: str) -> str:
         await self._db.conversations.reset(incoming.key, is_group=incoming.is_group)
-        return "Started a new conversation. The previous one is kept but no longer used."
+        return texts.text("reset_done", lang)
 
-    async def _model(self, args: str, incoming: Incoming) -> str:
+    async def _model(self, args: str, incoming: Incoming, lang: str) -> str:
         conversation = await self._db.conversations.get_or_create(
             incoming.key, is_group=incoming.is_group
         )
         current = conversation.model or self._default_model
+        models = self._model_list(current, lang)
         if not args:
-            return f"Current model: {current}\n\n{self._model_list(current)}"
+            return texts.text("model_current", lang, model=current, models=models)
         wanted = args.split()[0]
         if wanted not in self._catalog:
-            return f"Unknown model {wanted!r}. Choose one of:\n{self._model_list(current)}"
+            return texts.text("model_unknown", lang, model=wanted, models=models)
         await self._db.conversations.update_settings(conversation.id, model=wanted)
-        return f"Model switched to {wanted}."
+        return texts.text("model_switched", lang, model=wanted)
 
-    def _model_list(self, current: str) -> str:
+    def _model_list(self, current: str, lang: str) -> str:
         lines = []
         for spec in self._catalog:
-            marker = "•" if spec.id == current else "-"
-            lines.append(
-                f"{marker} {spec.id}: {spec.context_window // 1024}K context, "
-                f"¥{spec.input_price:g}/¥{spec.output_price:g} per 1M tokens in/out"
-                + (f" ({spec.description})" if spec.description else "")
+            line = texts.text(
+                "model_line",
+                lang,
+                marker="•" if spec.id == current else "-",
+                id=spec.id,
+                window=spec.context_window // 1024,
+                input=spec.input_price,
+                output=spec.output_price,
             )
+            if spec.description:
+                line += texts.text("model_note", lang, description=spec.description)
+            lines.append(line)
         return "\n".join(lines)
 
-    async def _system(self, args: str, incoming: Incoming) -> str:
+    async def _system(self, args: str, incoming: Incoming, lang: str) -> str:
         conversation = await self._db.conversations.get_or_create(
             incoming.key, is_group=incoming.is_group
         )
         if not args:
             if conversation.system_prompt:
-                return f"System prompt for this conversation:\n{conversation.system_prompt}"
-            return f"Default system prompt:\n{self._default_system_prompt}"
+                return texts.text("system_custom", lang, prompt=conversation.system_prompt)
+            return texts.text("system_default", lang, prompt=self._default_system_prompt)
         if args.lower() in {"clear", "reset", "default"}:
             await self._db.conversations.update_settings(conversation.id, system_prompt=None)
-            return "System prompt reset to the default."
-        if len(args) > 8000:
-            return "That system prompt is too long (over 8,000 characters)."
+            return texts.text("system_cleared", lang)
+        if len(args) > MAX_SYSTEM_PROMPT_CHARS:
+            return texts.text("system_too_long", lang, limit=MAX_SYSTEM_PROMPT_CHARS)
         await self._db.conversations.update_settings(conversation.id, system_prompt=args)
-        return "System prompt set for this conversation."
+        return texts.text("system_set", lang)
 
-    async def _usage(self, _args: str, incoming: Incoming) -> str:
+    async def _usage(self, _args: str, incoming: Incoming, lang: str) -> str:
         now = self._clock()
         mine = await usage_periods(self._db, now, self._tz, user_id=incoming.author.id)
-        report = format_periods("Your usage:", mine)
+        report = format_periods(texts.text("usage_mine", lang), mine, lang)
         if incoming.is_group:
             group = await usage_periods(self._db, now, self._tz, chat_key=incoming.key.label())
-            report += "\n\n" + format_periods("This conversation:", group)
+            report += "\n\n" + format_periods(texts.text("usage_chat", lang), group, lang)
         return report
 
-    async def _docs(self, _args: str, incoming: Incoming) -> str:
+    async def _docs(self, _args: str, incoming: Incoming, lang: str) -> str:
         if self._library is None:
-            return "Documents are not enabled on this bot."
+            return texts.text("docs_disabled", lang)
         conversation = await self._db.conversations.active(incoming.key)
         items = await self._library.listing(conversation.id) if conversation else []
         if not items:
-            return "No documents in this conversation yet. Send a file to add one."
-        lines = ["Documents in this conversation:"]
+            return texts.text("docs_none", lang)
+        lines = [texts.text("docs_title", lang)]
         for item in items:
-            who = item.added_by_name or item.added_by
-            when = item.added_at.astimezone(self._tz).strftime("%Y-%m-%d %H:%M")
             lines.append(
-                f"#{item.number} {item.name} — {item.token_count:,} tokens, added by {who} on {when}"
+                texts.text(
+                    "docs_line",
+                    lang,
+                    number=item.number,
+                    name=item.name,
+                    tokens=item.token_count,
+                    who=item.added_by_name or item.added_by,
+                    when=item.added_at.astimezone(self._tz).strftime("%Y-%m-%d %H:%M"),
+                )
             )
         return "\n".join(lines)
 
-    async def _forget(self, args: str, incoming: Incoming) -> str:
+    async def _forget(self, args: str, incoming: Incoming, lang: str) -> str:
         if self._library is None:
-            return "Documents are not enabled on this bot."
+            return texts.text("docs_disabled", lang)
         target = args.strip().lower().lstrip("#")
         if target != "all" and not target.isdigit():
-            return "Usage: /forget N (a number from /docs) or /forget all"
+            return texts.text("forget_usage", lang)
         conversation = await self._db.conversations.active(incoming.key)
         removed = 0
         if conversation is not None:
@@ -194,31 +197,30 @@ class CommandHandler:
                 conversation.id, None if target == "all" else int(target)
             )
         if removed == 0 and target == "all":
-            return "There are no documents in this conversation to remove."
+            return texts.text("forget_none", lang)
         if removed == 0:
-            return f"There is no document #{target} here. See /docs."
+            return texts.text("forget_missing", lang, number=target)
         if target == "all":
-            return f"Removed all {removed} document(s) from this conversation."
-        return f"Removed document #{target} from this conversation."
+            return texts.text("forget_all_done", lang, count=removed)
+        return texts.text("forget_one_done", lang, number=target)
 
-    async def _search(self, args: str, incoming: Incoming) -> str:
+    async def _search(self, args: str, incoming: Incoming, lang: str) -> str:
         conversation = await self._db.conversations.get_or_create(
             incoming.key, is_group=incoming.is_group
         )
         current = bool(conversation.options.get("web_search", self._web_search_default))
         if not self._web_search_available:
-            return "Web search is disabled on this bot."
+            return texts.text("search_disabled", lang)
         choice = args.strip().lower()
         if choice not in {"on", "off"}:
-            return (
-                f"Web search is {'on' if current else 'off'} here. Use /search on or /search off."
-            )
+            state = texts.text("search_on" if current else "search_off", lang)
+            return texts.text("search_state", lang, state=state)
         options = {**conversation.options, "web_search": choice == "on"}
         await self._db.conversations.update_settings(conversation.id, options=options)
-        return f"Web search is now {choice} in this conversation."
+        return texts.text("search_set", lang, state=texts.text(f"search_{choice}", lang))
 
-    async def _cancel_command(self, _args: str, incoming: Incoming) -> str | None:
+    async def _cancel_command(self, _args: str, incoming: Incoming, lang: str) -> str | None:
         """The stopped answer says "Stopped." itself, so a successful cancel adds nothing."""
         if await self._cancel(incoming):
             return None
-        return texts.text("nothing_to_cancel", texts.language_of(incoming.text))
+        return texts.text("nothing_to_cancel", lang)

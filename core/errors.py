@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from core.phrases import english
+
 
 class KimiError(Exception):
     """A Moonshot call that did not produce a complete answer.
 
-    ``user_message`` is what the chat sees; ``str(error)`` is the operator's log line.
+    ``user_message`` is what the chat sees (in English; ``core.texts.error_text`` gives the
+    user's language, from the catalog's ``kimi_<kind>``); ``str(error)`` is the operator's log line.
     """
 
     retryable: bool = False
     kind: str = "error"
-    user_message: str = "Kimi could not answer right now. Please try again in a moment."
+    user_message: str = english("kimi_error")
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(detail or self.kind)
@@ -22,7 +25,7 @@ class KimiError(Exception):
 class RateLimited(KimiError):
     kind = "rate_limited"
     retryable = True
-    user_message = "Kimi is busy (rate limit reached). Please try again in a minute."
+    user_message = english("kimi_rate_limited")
 
     def __init__(self, detail: str = "", *, wait_seconds: float = 1.0, status: int | None = 429):
         super().__init__(detail, status=status)
@@ -32,13 +35,13 @@ class RateLimited(KimiError):
 class Overloaded(KimiError):
     kind = "overloaded"
     retryable = True
-    user_message = "Kimi is overloaded right now. Please try again in a minute."
+    user_message = english("kimi_overloaded")
 
 
 class ServerError(KimiError):
     kind = "server_error"
     retryable = True
-    user_message = "Kimi's service had an error. Please try again later."
+    user_message = english("kimi_server_error")
 
 
 class StreamInterrupted(KimiError):
@@ -46,41 +49,39 @@ class StreamInterrupted(KimiError):
 
     kind = "stream_interrupted"
     retryable = True
-    user_message = "The answer was cut off by a network problem. Please ask again."
+    user_message = english("kimi_stream_interrupted")
 
 
 class ContextTooLong(KimiError):
     kind = "context_too_long"
-    user_message = "This conversation is too long for the model. Send `/reset` to start over."
+    user_message = english("kimi_context_too_long")
 
 
 class BadRequest(KimiError):
     kind = "bad_request"
-    user_message = "Kimi rejected the request. The operator has been told."
+    user_message = english("kimi_bad_request")
 
 
 class AuthFailed(KimiError):
     kind = "auth"
-    user_message = "The bot's Moonshot API key was rejected. Please tell the bot's operator."
+    user_message = english("kimi_auth")
 
 
 class PermissionDenied(KimiError):
     kind = "permission"
-    user_message = "This Moonshot account is not allowed to use that. Please tell the operator."
+    user_message = english("kimi_permission")
 
 
 class ModelNotFound(KimiError):
     kind = "model_not_found"
-    user_message = (
-        "The selected model does not exist on this account. Try `/model` to pick another."
-    )
+    user_message = english("kimi_model_not_found")
 
 
 class ContentFiltered(KimiError):
     kind = "content_filter"
-    user_message = "Kimi declined this request because of its content policy."
+    user_message = english("kimi_content_filter")
 
 
 class QuotaExceeded(KimiError):
     kind = "quota"
-    user_message = "The bot's Moonshot balance is used up. Please tell the bot's operator."
+    user_message = english("kimi_quota")

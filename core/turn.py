@@ -355,6 +355,6 @@ class Turn:
             self._user_message_id, error="too long for the model window"
         )
         await self._sink.reply(
-            texts.text("too_long", self._lang, tokens=exc.tokens, limit=exc.limit)
+            texts.text("too_long_for_model", self._lang, tokens=exc.tokens, limit=exc.limit)
         )
         return TurnOutcome(FAILED, "")

@@ -40,6 +40,10 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     platform_message_id: str | None = None
     author_is_chat_admin: bool = False
+    # The user's language as the platform reports it ("zh", "en"; "" when unknown): Telegram's
+    # language_code, the browser's Accept-Language. Only for replies to words that are syntax
+    # (a bare /command); what the user wrote decides everywhere else.
+    language: str = ""
 
     @property
     def platform(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from core import texts
 from storage import Database, UsageTotals
 
 
@@ -39,20 +40,28 @@ async def usage_periods(
     )
 
 
-def format_totals(label: str, totals: UsageTotals) -> str:
-    return (
-        f"{label}: {totals.total_tokens:,} tokens "
-        f"({totals.prompt_tokens:,} in / {totals.completion_tokens:,} out), "
-        f"¥{totals.cost_cny:.4f}, {totals.calls} call{'s' if totals.calls != 1 else ''}"
+def format_totals(label: str, totals: UsageTotals, lang: str = "en") -> str:
+    calls = texts.text(
+        "usage_call" if totals.calls == 1 else "usage_calls", lang, count=totals.calls
+    )
+    return texts.text(
+        "usage_line",
+        lang,
+        label=label,
+        total=totals.total_tokens,
+        prompt=totals.prompt_tokens,
+        completion=totals.completion_tokens,
+        cost=totals.cost_cny,
+        calls=calls,
     )
 
 
-def format_periods(title: str, periods: UsagePeriods) -> str:
+def format_periods(title: str, periods: UsagePeriods, lang: str = "en") -> str:
     return "\n".join(
         [
             title,
-            format_totals("Today", periods.today),
-            format_totals("This month", periods.month),
-            format_totals("All time", periods.all_time),
+            format_totals(texts.text("usage_today", lang), periods.today, lang),
+            format_totals(texts.text("usage_month", lang), periods.month, lang),
+            format_totals(texts.text("usage_all", lang), periods.all_time, lang),
         ]
     )

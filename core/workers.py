@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from core import texts
 from core.vocabulary import ConversationKey
 from storage import Database
 
@@ -22,10 +23,9 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[ConversationKey, str], Awaitable[None]]
 
-INTERRUPTED_NOTICE = (
-    "Sorry — my previous answer here was interrupted by a restart and could not finish. "
-    "Please ask again."
-)
+# No user text comes with a recovery sweep (and a group's members may write either language),
+# so the notice says it in English, then in Chinese.
+INTERRUPTED_NOTICE = texts.both("worker_interrupted")
 
 
 def new_worker_id() -> str:

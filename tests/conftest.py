@@ -37,11 +37,11 @@ from typing import Any, NoReturn
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
 
 from core.config import Settings, load_settings
 from core.service import Services, start_services
 from storage import Database
+from tests.support.database import clean_database
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("KIMI_REQUIRE_SERVICES") == "1"
@@ -265,23 +265,11 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'kimi.db'}"
 
 
-async def _clean(db: Database) -> None:
-    if db.backend == "postgresql":
-        async with db.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "TRUNCATE conversations, participants, messages, usage_records, "
-                    "processed_events, documents, document_sections, library_entries, workers "
-                    "RESTART IDENTITY CASCADE"
-                )
-            )
-
-
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     await database.migrate()
-    await _clean(database)
+    await clean_database(database)
     yield database
     await database.close()
 
@@ -313,6 +301,6 @@ def make_settings(moonshot_url: str, database_url: str, **overrides: object) -> 
 async def services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
     settings = make_settings(moonshot.base_url, db_url)  # type: ignore[attr-defined]
     built = await start_services(settings)
-    await _clean(built.db)
+    await clean_database(built.db)
     yield built
     await built.close()

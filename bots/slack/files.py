@@ -19,16 +19,9 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 100 * 1024 * 1024  # Moonshot's file-extract limit
 
-NO_PERMISSION = (
-    "I can't open {name}: this Slack app lacks the files:read permission. "
-    "Ask a workspace admin to add the files:read scope and reinstall the app."
-)
-TOO_BIG = "{name} is {size:.0f} MB, over the 100 MB limit for documents, so I skipped it."
-UNAVAILABLE = "I couldn't download {name} from Slack ({status}). Please try again."
-
 
 class FileProblem(DocumentRejected):
-    """A file the bot cannot use; ``reason`` (and ``str()``) is the message for the chat.
+    """A file the bot cannot use; ``message(lang)`` says why (``reason``, ``str()``: English).
 
     A ``DocumentRejected``, so a problem that only shows at ``fetch`` time (access revoked
     after the check) still ends as a clear reply from the core's ingestion.
@@ -60,9 +53,9 @@ class SlackFiles:
         mime_type = str(file.get("mimetype") or "application/octet-stream")
         url = str(file.get("url_private_download") or file.get("url_private") or "")
         if size > MAX_FILE_BYTES:
-            raise FileProblem(TOO_BIG.format(name=name, size=size / 1024 / 1024))
+            raise _too_big(name, size)
         if not url:
-            raise FileProblem(UNAVAILABLE.format(name=name, status="no download link"))
+            raise FileProblem("slack_file_unavailable", name=name, status="no download link")
         await self._check_access(url, name, mime_type)
 
         async def fetch() -> bytes:
@@ -79,12 +72,14 @@ class SlackFiles:
                 async for chunk in response.content.iter_chunked(1 << 16):
                     total += len(chunk)
                     if total > MAX_FILE_BYTES:
-                        raise FileProblem(TOO_BIG.format(name=name, size=total / 1024 / 1024))
+                        raise _too_big(name, total)
                     chunks.append(chunk)
                 return b"".join(chunks)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("downloading %s from Slack failed: %s", name, type(error).__name__)
-            raise FileProblem(UNAVAILABLE.format(name=name, status=type(error).__name__)) from error
+            raise FileProblem(
+                "slack_file_unavailable", name=name, status=type(error).__name__
+            ) from error
 
     async def _check_access(self, url: str, name: str, mime_type: str) -> None:
         """Headers only: the body is not read, so a large file costs nothing here."""
@@ -97,7 +92,12 @@ class SlackFiles:
 
 def _raise_for(response: aiohttp.ClientResponse, name: str, mime_type: str) -> None:
     if response.status != 200:
-        raise FileProblem(UNAVAILABLE.format(name=name, status=f"HTTP {response.status}"))
+        raise FileProblem("slack_file_unavailable", name=name, status=f"HTTP {response.status}")
     if response.content_type == "text/html" and mime_type != "text/html":
         log.warning("Slack answered %s with HTML: the app lacks files:read", name)
-        raise FileProblem(NO_PERMISSION.format(name=name))
+        raise FileProblem("slack_no_permission", name=name)
+
+
+def _too_big(name: str, size: int) -> FileProblem:
+    limit = MAX_FILE_BYTES >> 20
+    return FileProblem("slack_file_too_big", name=name, size=size / 1024 / 1024, limit=limit)

@@ -11,6 +11,7 @@ from bots.slack.files import FileProblem, SlackFiles
 from bots.slack.people import People
 from bots.slack.routing import Addressed, question_text
 from bots.slack.target import ReplyTarget
+from core import texts
 from core.assistant import Assistant
 from core.conversations import Conversations
 from core.types import Attachment, Author, Incoming, ReplySink
@@ -58,7 +59,8 @@ class MessageHandler:
         sink = self._sinks(addressed.target)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
         if files and self._assistant.access.allows(incoming):
-            attachments = await self._attachments(files, sink)
+            lang = texts.language_of(incoming.text)
+            attachments = await self._attachments(files, sink, lang)
             if not attachments and not incoming.text.strip():
                 return  # every file was refused, and each refusal was said
             incoming = replace(incoming, attachments=tuple(attachments))
@@ -80,14 +82,17 @@ class MessageHandler:
             return False
         return True
 
-    async def _attachments(self, files: list[dict[str, Any]], sink: ReplySink) -> list[Attachment]:
+    async def _attachments(
+        self, files: list[dict[str, Any]], sink: ReplySink, lang: str
+    ) -> list[Attachment]:
         attachments: list[Attachment] = []
         for file in files:
             try:
                 attachments.append(await self._files.attachment(file))
             except FileProblem as problem:
-                await sink.reply(str(problem))
+                await sink.reply(problem.message(lang))
             except Exception:
                 log.exception("could not check a Slack file")
-                await sink.reply(f"I couldn't download {file.get('name') or 'a file'} from Slack.")
+                name = file.get("name") or texts.text("slack_a_file", lang)
+                await sink.reply(texts.text("slack_file_failed", lang, name=name))
         return attachments

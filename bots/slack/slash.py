@@ -2,8 +2,9 @@
 
 In a DM the command acts on the DM conversation and answers there. In a channel there is no
 thread in a slash command's payload, and conversations live in threads: commands that act on
-a conversation get an ephemeral hint to use them in the thread; help and usage answer
-ephemerally.
+a conversation (the registry says which) get an ephemeral hint to use them in the thread;
+help and usage answer ephemerally. ``/kimi help`` is the core's help and how to write the
+commands in Slack.
 """
 
 from __future__ import annotations
@@ -22,19 +23,15 @@ from bots.slack.people import People
 from bots.slack.routing import PLATFORM, is_dm_channel
 from bots.slack.sink import EphemeralSink
 from bots.slack.target import ReplyTarget
+from core import command_registry, texts
 from core.assistant import Assistant
-from core.commands import KNOWN_COMMANDS, parse_command
-from core.types import Author, ConversationKey, Incoming
+from core.commands import Command, parse_command
+from core.types import Author, ConversationKey, Incoming, ReplySink
 
 log = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
-THREAD_COMMANDS = frozenset({"reset", "model", "system", "cancel", "ask"})
 DM_CACHE_SIZE = 10_000  # a user's DM with the bot never changes: only the size needs a bound
-CHANNEL_HINT = (
-    "In channels each thread is its own conversation, so send this inside the thread: "
-    "mention me with the command, e.g. `{mention} /{name}`."
-)
 
 
 def command_text(text: str) -> str:
@@ -45,7 +42,7 @@ def command_text(text: str) -> str:
     word, *rest_of = stripped.split(maxsplit=1)
     rest = rest_of[0] if rest_of else ""
     name = word.lstrip("/").lower()
-    if name in KNOWN_COMMANDS:
+    if name in command_registry.NAMES:
         return f"/{name} {rest}".strip()
     return f"/ask {stripped}"
 
@@ -74,16 +71,26 @@ class SlashCommands:
             key = ConversationKey(platform=PLATFORM, workspace=team, chat=dm, thread="")
             target = ReplyTarget(dm, thread_ts=None, status_ts=None, user_id=user, team_id=team)
             incoming = Incoming(key, author, text, author_is_chat_admin=person.is_admin)
-            await self._assistant.handle(incoming, self._sinks(target))
+            await self._answer(parsed, incoming, self._sinks(target))
             return
-        if name in THREAD_COMMANDS:
+        if name in command_registry.CONVERSATION_COMMANDS:
             mention = f"<@{bot_user_id}>" if bot_user_id else "@kimi"
-            await respond(
-                text=CHANNEL_HINT.format(mention=mention, name=name), response_type="ephemeral"
-            )
+            lang = texts.command_language(parsed.args if parsed else "")
+            hint = texts.text("slack_channel_hint", lang, mention=mention, name=name)
+            await respond(text=hint, response_type="ephemeral")
             return
         key = ConversationKey(platform=PLATFORM, workspace=team, chat=channel, thread="")
-        await self._assistant.handle(Incoming(key, author, text), EphemeralSink(respond))
+        await self._answer(parsed, Incoming(key, author, text), EphemeralSink(respond))
+
+    async def _answer(self, parsed: Command | None, incoming: Incoming, sink: ReplySink) -> None:
+        """Help adds how commands are written in Slack (``/kimi reset``, ``@kimi /reset``); the
+        core answers everything else, and refuses help too to someone the bot does not serve."""
+        if parsed and parsed.name in {"help", "start"} and self._assistant.access.allows(incoming):
+            lang = texts.command_language(parsed.args, incoming.language)
+            note = texts.text("slack_help_note", lang)
+            await sink.reply(f"{command_registry.help_text(lang)}\n\n{note}")
+            return
+        await self._assistant.handle(incoming, sink)
 
     async def _dm_channel(self, user: str, fallback: str) -> str:
         """The bot's own DM with the user (the command may come from a DM with someone else)."""

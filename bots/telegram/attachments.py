@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, Message
 
+from core import texts
 from core.types import Attachment
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
@@ -65,13 +66,5 @@ def size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-TOO_LARGE = {
-    "en": "“{name}” is {size}. Telegram lets bots download files up to 20 MB, so I can't read it. "
-    "Please send a smaller file (or split it).",
-    "zh": "“{name}” 大小为 {size}。Telegram 只允许机器人下载 20 MB 以内的文件，所以我无法读取它。"
-    "请发送更小的文件（或拆分后发送）。",
-}
-
-
 def too_large_text(ref: FileRef, lang: str) -> str:
-    return TOO_LARGE.get(lang, TOO_LARGE["en"]).format(name=ref.name, size=size_text(ref.size))
+    return texts.text("telegram_too_large", lang, name=ref.name, size=size_text(ref.size))

@@ -1,4 +1,8 @@
-"""The command menu Telegram shows, per scope (private chats and groups)."""
+"""The command menu Telegram shows, per scope (private chats and groups) and language.
+
+Made from the core's command registry: the default menu in English, and a Chinese one that
+Telegram shows to users whose app is in Chinese.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,34 @@ from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandSc
 from telegram.error import TelegramError
 
 from bots.telegram.delivery import describe
+from core.command_registry import offered
 
 log = logging.getLogger(__name__)
 
-_COMMON = [
-    ("help", "What I can do"),
-    ("reset", "Start a new conversation"),
-    ("model", "Show or switch the Kimi model"),
-    ("system", "Show or set the system prompt"),
-    ("usage", "Tokens and cost (CNY)"),
-    ("cancel", "Stop the answer in progress"),
-    ("docs", "Documents in this conversation"),
-    ("forget", "Remove documents: /forget N or /forget all"),
-]
-PRIVATE_COMMANDS = [BotCommand("start", "Start chatting with Kimi")] + [
-    BotCommand(name, description) for name, description in _COMMON
-]
-GROUP_COMMANDS = [BotCommand("ask", "Ask Kimi a question")] + [
-    BotCommand(name, description + (" (admins)" if name in ("reset", "system") else ""))
-    for name, description in _COMMON
-]
+MENU_LANGUAGES = {"en": None, "zh": "zh"}  # our language → Telegram's language_code (None: all)
+
+
+def menu(lang: str, *, group: bool) -> list[BotCommand]:
+    """The registry's commands offered in this kind of chat, described in ``lang``."""
+    return [
+        BotCommand(spec.name, _capitalized(spec.describe(lang, group=group)))
+        for spec in offered(group=group)
+    ]
+
+
+def _capitalized(line: str) -> str:
+    return line[:1].upper() + line[1:]
 
 
 async def register_commands(bot: Bot) -> None:
     """Best effort: a bot without a menu still works, so a failure here only logs."""
     try:
-        await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
-        await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+        for lang, code in MENU_LANGUAGES.items():
+            await bot.set_my_commands(
+                menu(lang, group=False), scope=BotCommandScopeAllPrivateChats(), language_code=code
+            )
+            await bot.set_my_commands(
+                menu(lang, group=True), scope=BotCommandScopeAllGroupChats(), language_code=code
+            )
     except TelegramError as exc:
         log.warning("could not register the command menu: %s", describe(exc))

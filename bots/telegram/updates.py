@@ -120,6 +120,7 @@ class UpdateProcessor:
             text=text,
             is_group=message.chat.type in GROUP_TYPES,
             platform_message_id=str(message.message_id),
+            language=texts.language_tag(sender.language_code or "") if sender else "",
         )
 
     async def _answer(

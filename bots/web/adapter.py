@@ -20,6 +20,7 @@ from bots.web.history import history_payload
 from bots.web.sessions import LoginThrottle, SessionCookies, WebSession, is_loopback
 from bots.web.sink import EVENT_STREAM_HEADERS, EventStreamSink
 from bots.web.uploads import BadMessage, read_message
+from core import command_registry, texts
 from core.documents.formats import MAX_FILE_BYTES
 from core.service import Services
 from core.types import Author, Incoming
@@ -185,6 +186,7 @@ class WebChatAdapter:
             login_required=self._ready().login_required,
             default_model=services.settings.kimi_model,
             max_file_bytes=self._max_file_bytes,
+            commands=command_registry.hints(browser_language(request) or "en"),
         )
         return web.json_response(payload, headers={"Cache-Control": "no-store"})
 
@@ -202,6 +204,7 @@ class WebChatAdapter:
             author=Author(id=f"{PLATFORM}:{session.id}", name=""),
             text=message.text,
             attachments=message.attachments,
+            language=browser_language(request),
         )
         response = web.StreamResponse(headers={**EVENT_STREAM_HEADERS, **SECURITY_HEADERS})
         await response.prepare(request)
@@ -240,6 +243,12 @@ class WebChatAdapter:
 
 def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
+
+
+def browser_language(request: web.Request) -> str:
+    """The browser's first choice in ``Accept-Language`` ("zh" or "en"; "" for any other)."""
+    first = request.headers.get("Accept-Language", "").split(",", 1)[0]
+    return texts.language_tag(first.split(";", 1)[0])
 
 
 def _same_origin_or_403(request: web.Request) -> None:

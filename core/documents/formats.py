@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from core import texts
+
 MAX_FILE_BYTES = 100 * 1024 * 1024
 
 # Extensions Moonshot documents for file-extract (documents, text and code; images go to OCR).
@@ -41,11 +43,22 @@ _MIME_EXTENSIONS = {
 
 
 class DocumentRejected(Exception):
-    """A file we will not upload; ``reason`` is a short message for the chat."""
+    """A file we will not upload: a catalog text (``key``, ``values``) for the chat.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    ``message(lang)`` is it in the user's language; ``reason`` and ``str()`` are the English.
+    """
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+        super().__init__(self.reason)
+
+    @property
+    def reason(self) -> str:
+        return self.message("en")
+
+    def message(self, lang: str) -> str:
+        return texts.text(self.key, lang, **self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +72,16 @@ def check_file(name: str, mime_type: str, size: int) -> CheckedFile:
     """Refuse empty, oversized and unsupported files before any download or upload."""
     display = name or "file"
     if size == 0:
-        raise DocumentRejected(f"“{display}” is empty (0 bytes), so there is nothing to read.")
+        raise DocumentRejected("doc_empty", name=display)
     if size > MAX_FILE_BYTES:
         raise DocumentRejected(
-            f"“{display}” is {size / 1024 / 1024:.1f} MB; the limit is 100 MB per file."
+            "doc_too_big", name=display, size=size / 1024 / 1024, limit=MAX_FILE_BYTES >> 20
         )
     extension = PurePath(name).suffix.lower() if name else ""
     if not extension or extension not in SUPPORTED:
         extension = _MIME_EXTENSIONS.get((mime_type or "").split(";")[0].strip().lower(), "")
     if extension not in SUPPORTED:
-        raise DocumentRejected(
-            f"“{display}” is not a format Kimi can read. Send PDF, Word, Excel, PowerPoint, "
-            "TXT, Markdown, CSV, EPUB, HTML, JSON, code files or images."
-        )
+        raise DocumentRejected("doc_format", name=display)
     if not name or PurePath(name).suffix.lower() != extension:
         name = f"{PurePath(name or 'file').stem}{extension}"
     return CheckedFile(name=name, extension=extension, mime_type=mime_type or "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import texts
 from core.catalog import Catalog, ModelSpec
 from core.documents.library import DocumentLibrary, sections_message, sources_footer
 from core.documents.planning import Mode, plan_documents
@@ -47,6 +48,7 @@ class DocumentContext:
         documents = await self._library.documents(conversation.id)
         if not documents:
             return DocumentTurn(model)
+        lang = texts.language_of(question)
         document_tokens = sum(d.item.token_count for d in documents)
         base = self._estimator.text(system_prompt) + self._estimator.text(question) + 64
         plan = plan_documents(self._catalog, model, document_tokens, base, self._max_output)
@@ -55,9 +57,14 @@ class DocumentContext:
             and conversation.options.get("announced_model") != plan.model.id
         ):
             await sink.reply(
-                f"The documents need about {document_tokens:,} tokens, more than {model.id} can "
-                f"hold, so I'm using {plan.model.id} "
-                f"({plan.model.context_window // 1024}K window) for them."
+                texts.text(
+                    "doc_model_switch",
+                    lang,
+                    tokens=document_tokens,
+                    model=model.id,
+                    bigger=plan.model.id,
+                    window=plan.model.context_window // 1024,
+                )
             )
             await self._db.conversations.update_settings(
                 conversation.id, options={**conversation.options, "announced_model": plan.model.id}
@@ -69,4 +76,4 @@ class DocumentContext:
         )
         if not hits:
             return DocumentTurn(plan.model)
-        return DocumentTurn(plan.model, [sections_message(hits)], sources_footer(hits))
+        return DocumentTurn(plan.model, [sections_message(hits)], sources_footer(hits, lang))

@@ -21,7 +21,7 @@ class Ingestion:
         self, conversation_id: int, incoming: Incoming, sink: ReplySink, lang: str
     ) -> list[Ingested]:
         if self._library is None:
-            await sink.reply("Documents are not enabled on this bot.")
+            await sink.reply(texts.text("docs_disabled", lang))
             return []
         added: list[Ingested] = []
         for attachment in incoming.attachments:
@@ -30,28 +30,22 @@ class Ingestion:
                 result = await self._library.ingest(conversation_id, attachment, incoming.author)
             except DocumentRejected as exc:
                 log.info("document refused in %s: %s", incoming.key.label(), exc.reason)
-                await sink.reply(exc.reason)
+                await sink.reply(exc.message(lang))
                 continue
             except ExtractionFailed as exc:
                 log.warning("extraction failed for %s in %s: %s", name, incoming.key.label(), exc)
-                await sink.reply(
-                    f"I could not read “{name}”: Moonshot failed to extract its text ({exc}). "
-                    "Check that the file opens and is not password-protected, or send another format."
-                )
+                await sink.reply(texts.text("doc_unreadable", lang, name=name, detail=exc))
                 continue
             except errors.KimiError as exc:
                 log.error("upload of %s failed: %s %s", name, exc.kind, exc.detail)
-                await sink.reply(f"“{name}”: {texts.error_text(exc, lang)}")
+                reason = texts.error_text(exc, lang)
+                await sink.reply(texts.text("doc_failed", lang, name=name, reason=reason))
                 continue
             added.append(result)
-            await sink.reply(_acknowledgement(result))
+            await sink.reply(_acknowledgement(result, lang))
         return added
 
 
-def _acknowledgement(result: Ingested) -> str:
-    if not result.newly_added:
-        return (
-            f"“{result.name}” is already document #{result.number} in this conversation "
-            f"({result.token_count:,} tokens)."
-        )
-    return f"Added “{result.name}” as document #{result.number} ({result.token_count:,} tokens)."
+def _acknowledgement(result: Ingested, lang: str) -> str:
+    key = "doc_added" if result.newly_added else "doc_known"
+    return texts.text(key, lang, name=result.name, number=result.number, tokens=result.token_count)

@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from core import texts
 from core.documents.analyzer import query_terms
 from core.documents.extractor import MoonshotExtractor
 from core.documents.formats import check_file
@@ -155,9 +156,10 @@ def sections_message(hits: list[SectionHit]) -> str:
     )
 
 
-def sources_footer(hits: list[SectionHit]) -> str:
+def sources_footer(hits: list[SectionHit], lang: str = "en") -> str:
     by_document: dict[str, list[str]] = {}
     for hit in hits:
-        by_document.setdefault(hit.document_name, []).append(f"section {hit.ordinal}")
+        section = texts.text("doc_section", lang, number=hit.ordinal)
+        by_document.setdefault(hit.document_name, []).append(section)
     listed = "; ".join(f"{name}: {', '.join(s)}" for name, s in by_document.items())
-    return f"Sources (the documents exceed every model's window, so I read the most relevant parts): {listed}"
+    return texts.text("doc_sources", lang, listed=listed)

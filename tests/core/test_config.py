@@ -173,37 +173,25 @@ def test_model_added_by_the_models_file_is_accepted(
     assert settings.catalog.get("kimi-k2-turbo-preview").context_window == 262144
 
 
-def test_missing_models_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("KIMI_MODELS_FILE", str(tmp_path / "absent.toml"))
-    message = config_error()
-    assert "KIMI_MODELS_FILE" in message
-
-
-def test_models_file_with_bad_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = tmp_path / "models.toml"
-    path.write_text("[models\n", encoding="utf-8")
-    monkeypatch.setenv("KIMI_MODELS_FILE", str(path))
-    message = config_error()
-    assert "KIMI_MODELS_FILE" in message
-
-
-def test_models_file_with_a_bad_value_names_the_key(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (None, ["KIMI_MODELS_FILE"]),  # the file does not exist
+        ("[models\n", ["KIMI_MODELS_FILE"]),  # not TOML
+        ('[models."kimi-k2"]\nrpm = -5\n', ["KIMI_MODELS_FILE", "models.kimi-k2.rpm"]),
+    ],
+    ids=["missing", "bad-toml", "bad-value"],
+)
+def test_a_bad_models_file_names_the_variable_and_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None, named: list[str]
 ) -> None:
     path = tmp_path / "models.toml"
-    path.write_text('[models."kimi-k2"]\nrpm = -5\n', encoding="utf-8")
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
     monkeypatch.setenv("KIMI_MODELS_FILE", str(path))
     message = config_error()
-    assert "models.kimi-k2.rpm" in message
-
-
-def test_models_file_with_a_bad_value_names_the_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    path = tmp_path / "models.toml"
-    path.write_text('[models."kimi-k2"]\nrpm = -5\n', encoding="utf-8")
-    monkeypatch.setenv("KIMI_MODELS_FILE", str(path))
-    assert "KIMI_MODELS_FILE" in config_error()
+    for name in named:
+        assert name in message
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "not a zone", "../etc/passwd"])

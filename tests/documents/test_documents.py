@@ -13,7 +13,7 @@ from core.service import start_services
 from core.types import Attachment, Author, CollectingSink, ConversationKey, Incoming
 from tests.conftest import EMULATOR_KEY, make_settings
 from tests.documents.samples import SAMPLE_NAMES, random_binary, sample
-from tests.helpers import document_contents
+from tests.support.requests import document_contents
 
 ALICE = Author(id="telegram:1", name="Alice")
 BOB = Author(id="telegram:2", name="Bob")

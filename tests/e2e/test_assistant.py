@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from core.service import start_services
-from core.types import Author, CollectingSink, ConversationKey, Incoming
+from core.types import Author, CollectingSink, ConversationKey
 from emulators.moonshot import Fault, ScriptedReply
 from storage import COMPLETE, FAILED, INCOMPLETE
 from tests.conftest import make_settings
+from tests.support.messages import ask, user_texts
+from tests.support.polling import eventually
 
 KEY = ConversationKey(platform="cli", chat="e2e")
 ALICE = Author(id="cli:alice", name="Alice")
 
 
-def incoming(text: str, author: Author = ALICE, key: ConversationKey = KEY, group: bool = False):
-    return Incoming(key=key, author=author, text=text, is_group=group)
-
-
-def user_texts(request: dict) -> list[str]:
-    return [m["content"] for m in request["messages"] if m["role"] == "user"]
+incoming = partial(ask, key=KEY, author=ALICE)
 
 
 async def stored(services, key: ConversationKey = KEY):
@@ -120,10 +118,8 @@ async def test_turns_of_one_conversation_never_interleave(services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.01, times=2))
     first, second = CollectingSink(), CollectingSink()
     running = asyncio.create_task(services.assistant.handle(incoming("first question"), first))
-    for _ in range(500):  # the second message arrives while the first answer streams
-        if first.deltas:
-            break
-        await asyncio.sleep(0.01)
+    # The second message arrives while the first answer streams.
+    await eventually(lambda: first.deltas, what="the first answer to start")
     await services.assistant.handle(incoming("second question"), second)
     await running
     assert first.final and second.final
@@ -170,10 +166,7 @@ async def test_cancel_stops_and_keeps_partial(services, moonshot):
     moonshot.inject(Fault(kind="slow_tokens", delay=0.05, times=1))
     sink = CollectingSink()
     task = asyncio.create_task(services.assistant.handle(incoming("long please"), sink))
-    for _ in range(200):
-        if sink.deltas:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: sink.deltas, what="the answer to start")
     replies = CollectingSink()
     await services.assistant.handle(incoming("/cancel"), replies)
     result = await asyncio.wait_for(task, 5)
@@ -216,3 +209,32 @@ async def test_a_database_failure_at_the_end_still_ends_the_answer_in_the_chat(
     assert reason == texts.text("internal", "en")
     assert sink.replies == [texts.text("internal", "en")]
     assert sink.final is None
+
+
+async def test_a_message_too_long_for_the_model_window_is_refused_clearly(
+    moonshot, sqlite_url, tmp_path
+):
+    """Under the character limit, over the model's window: a clear reply, no model call."""
+    from core import texts
+
+    models = tmp_path / "models.toml"
+    models.write_text(
+        '[models."kimi-k2"]\ncontext_window = 4096\nmax_output = 1024\n', encoding="utf-8"
+    )
+    services = await start_services(
+        make_settings(
+            moonshot.base_url, sqlite_url, kimi_models_file=str(models), kimi_max_output=1024
+        )
+    )
+    try:
+        calls = len(moonshot.requests)
+        sink = CollectingSink()
+        outcome = await services.assistant.handle(incoming("word " * 20_000), sink)
+        assert outcome is not None and outcome.status == FAILED
+        assert len(sink.replies) == 1 and "too long for the model" in sink.replies[0]
+        assert sink.replies[0] != texts.text("internal", "en")
+        assert len(moonshot.requests) == calls, "nothing sent to Moonshot"
+        rows = await stored(services)
+        assert [(r.role, r.status) for r in rows] == [("user", FAILED)]
+    finally:
+        await services.close()

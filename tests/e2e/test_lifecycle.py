@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from core.service import start_services
-from core.types import Author, CollectingSink, ConversationKey, Incoming
+from core.types import Author, CollectingSink, ConversationKey
 from core.workers import INTERRUPTED_NOTICE, WorkerPresence
 from emulators.moonshot import Fault, ScriptedReply
 from storage import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE
 from tests.conftest import make_settings
+from tests.support.messages import ask as support_ask
+from tests.support.polling import eventually
 
 KEY = ConversationKey(platform="telegram", chat="42")
 ALICE = Author(id="telegram:42", name="Alice")
@@ -28,8 +31,7 @@ class StreamingSink(CollectingSink):
         self.first_text.set()
 
 
-def ask(text: str) -> Incoming:
-    return Incoming(key=KEY, author=ALICE, text=text)
+ask = partial(support_ask, key=KEY, author=ALICE)
 
 
 async def answers(services) -> list:
@@ -122,11 +124,7 @@ async def test_a_database_away_at_start_up_does_not_stop_the_worker(services, ca
     try:
         await presence.start()
         assert "heartbeat failed: ConnectionRefusedError" in caplog.text
-        for _ in range(100):
-            if calls >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert calls >= 2, "the next beat tried again"
+        await eventually(lambda: calls >= 2, what="the next beat to try again")
     finally:
         await presence.stop()
         db.workers.heartbeat = real_heartbeat
@@ -142,14 +140,12 @@ async def test_a_streaming_answer_is_saved_as_it_grows_and_survives_its_worker(m
         sink = StreamingSink()
         task = asyncio.create_task(services.assistant.handle(ask("tell me a long story"), sink))
         await asyncio.wait_for(sink.first_text.wait(), 10)
-        saved = ""
-        for _ in range(200):
+
+        async def saved_partial() -> str:
             answer = (await answers(services))[-1]
-            if answer.status == IN_PROGRESS and answer.content:
-                saved = answer.content
-                break
-            await asyncio.sleep(0.02)
-        assert saved, "the partial answer was saved while streaming"
+            return answer.content if answer.status == IN_PROGRESS else ""
+
+        saved = await eventually(saved_partial, what="the partial answer to be saved")
         assert "".join(sink.deltas).startswith(saved)
         assert not task.done(), "saved before the answer ended"
         # The worker "dies" now: another worker's recovery closes the turn with the saved text.

@@ -160,11 +160,20 @@ async def telegram_webhook(
 async def roomy_services(moonshot: Any, db_url: str, roomy_models: str) -> Any:
     """``services`` (SQLite and PostgreSQL) with the roomy catalog: many turns in a row."""
     from core.service import start_services
-    from tests.conftest import _clean, make_settings
+    from tests.conftest import make_settings
+    from tests.support.database import clean_database
 
     built = await start_services(
         make_settings(moonshot.base_url, db_url, kimi_models_file=roomy_models)
     )
-    await _clean(built.db)
+    await clean_database(built.db)
     yield built
     await built.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every hardening test is ``slow`` (``pytest -m "not slow"`` for a quick run)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.slow)

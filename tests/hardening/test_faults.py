@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from bots.telegram import adapter as telegram_adapter
 from bots.telegram import chat_action
 from core import errors
-from core.types import Author, CollectingSink, Incoming
+from core.types import Author, CollectingSink
 from emulators.moonshot import Fault, ScriptedReply
 from emulators.moonshot.answers import long_text
 from emulators.slack import SlackEmulator
@@ -36,6 +37,7 @@ from tests.hardening.conftest import (
     track_slack,
     track_telegram,
 )
+from tests.support.messages import ask as support_ask
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -551,7 +553,6 @@ async def test_a_connection_cut_after_text_keeps_it_and_names_the_network(servic
     assert reason == errors.StreamInterrupted.user_message
 
 
-def ask(text: str) -> Incoming:
-    return Incoming(
-        key=ConversationKey(platform="cli", chat="faults"), author=Author(id="cli:ann"), text=text
-    )
+ask = partial(
+    support_ask, key=ConversationKey(platform="cli", chat="faults"), author=Author(id="cli:ann")
+)

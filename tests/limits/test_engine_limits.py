@@ -14,6 +14,7 @@ from core.types import Author, CollectingSink, ConversationKey, Incoming
 from emulators.moonshot import MoonshotEmulator
 from storage import COMPLETE
 from tests.conftest import EMULATOR_KEY, make_settings
+from tests.support.messages import ask as support_ask
 
 MODELS = """
 [models."kimi-k2"]
@@ -23,10 +24,11 @@ concurrency = 2
 
 
 def ask(user: int, text: str) -> Incoming:
-    return Incoming(
+    """User ``user``'s question in a conversation of its own."""
+    return support_ask(
+        text,
         key=ConversationKey(platform="cli", chat=f"flood-{user}"),
         author=Author(id=f"cli:user{user}"),
-        text=text,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ from core.types import Author, CollectingSink, ConversationKey, Incoming
 from storage import Database
 from storage.advisory_locks import NAMESPACE, AdvisoryLocks, asyncpg_dsn
 from tests.conftest import EMULATOR_KEY, make_settings
+from tests.support.messages import ask as support_ask
 
 
 @pytest.fixture
@@ -173,8 +175,7 @@ async def test_a_lapsed_lease_cannot_release_or_renew_the_next_owners(new_locks)
 KEY = ConversationKey(platform="slack", workspace="T1", chat="D1")
 
 
-def ask(text: str) -> Incoming:
-    return Incoming(key=KEY, author=Author(id="slack:U1", name="Ann"), text=text)
+ask = partial(support_ask, key=KEY, author=Author(id="slack:U1", name="Ann"))
 
 
 async def test_advance_fence_only_moves_forward(db: Database) -> None:

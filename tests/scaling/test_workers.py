@@ -25,6 +25,9 @@ from storage import Database
 from storage.models import Message
 from tests.conftest import EMULATOR_KEY
 from tests.scaling.workers import Fleet, Worker, proxy_to, sample, wait_for
+from tests.support.messages import user_texts as support_user_texts
+
+pytestmark = pytest.mark.slow  # several `kimi-bot run` processes per test
 
 LONG = "word " * 400  # 250 stream chunks: long enough to act in the middle of the answer
 
@@ -57,7 +60,8 @@ def finished(slack: SlackEmulator, channel: str, count: int = 1) -> list[Any]:
 
 
 def user_texts(request: dict[str, Any]) -> list[str]:
-    return [m["content"] for m in request["messages"] if m["role"] in ("user", "assistant")]
+    """What the conversation said so far: questions and answers."""
+    return support_user_texts(request, roles=("user", "assistant"))
 
 
 async def answers_in(db_url: str, status: str | None = None) -> list[Any]:

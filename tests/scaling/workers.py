@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+
+from tests.support.polling import eventually
 
 KIMI_BOT = str(Path(sys.executable).with_name("kimi-bot"))
 _LISTENING = re.compile(r"HTTP server on http://[\d.]+:(\d+)")
@@ -120,17 +121,11 @@ async def wait_for(
     *workers: Worker,
 ) -> T:
     """Poll ``predicate`` until truthy; on timeout fail with the workers' log tails."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
-            value = await value  # type: ignore[assignment]
-        if value:
-            return value  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {w.name}:\n{w.log()[-2500:]}" for w in workers)
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        await asyncio.sleep(0.05)
+    try:
+        return await eventually(predicate, timeout=timeout, interval=0.05, what=what)
+    except AssertionError as timed_out:
+        logs = "\n".join(f"--- {w.name}:\n{w.log()[-2500:]}" for w in workers)
+        raise AssertionError(f"{timed_out}\n{logs}") from None
 
 
 @dataclass

@@ -13,8 +13,9 @@ from bots.http import HttpServer, build_app
 from bots.slack import SlackAdapter
 from core.service import Services, start_services
 from emulators.slack import SlackEmulator
-from tests.conftest import _clean as clean_database
 from tests.conftest import make_settings
+from tests.support.database import clean_database
+from tests.support.messages import user_texts  # noqa: F401 (the package's tests import it here)
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
@@ -107,7 +108,3 @@ async def start_bot(emu: SlackEmulator, moonshot: Any, sqlite_url: str) -> Async
 @pytest.fixture
 async def bot(start_bot: StartBot) -> SlackBot:
     return await start_bot()
-
-
-def user_texts(request: dict[str, Any]) -> list[str]:
-    return [m["content"] for m in request["messages"] if m["role"] == "user"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from emulators.slack import SlackEmulator
 from tests.documents.samples import XLSX_MIME, sample
-from tests.helpers import document_contents
 from tests.slack.conftest import SlackBot
+from tests.support.requests import document_contents
 
 
 def texts(emu: SlackEmulator, channel: str, thread: str | None = None) -> list[str]:

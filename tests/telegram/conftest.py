@@ -12,7 +12,9 @@ import pytest
 from bots.telegram import TelegramAdapter
 from core.service import Services, start_services
 from emulators.telegram import TelegramEmulator
-from tests.conftest import _clean, make_settings
+from tests.conftest import make_settings
+from tests.support.database import clean_database
+from tests.support.messages import user_texts  # noqa: F401 (the package's tests import it here)
 
 TOKEN = "123456:TEST-TOKEN"
 BOT_USERNAME = "kimi_test_bot"
@@ -72,7 +74,7 @@ async def start_bot(
         services = await start_services(settings)
         if settings.database_url not in seen_urls:  # a shared PostgreSQL starts empty per test
             seen_urls.add(settings.database_url)
-            await _clean(services.db)
+            await clean_database(services.db)
         adapter = TelegramAdapter(services)
         await adapter.start()
         bot = Bot(adapter, services)
@@ -88,10 +90,6 @@ async def start_bot(
 async def handled(tg: TelegramEmulator, bot: Bot, count: int, within: float = 15.0) -> None:
     """Wait until the adapter finished ``count`` updates (answers delivered)."""
     await tg.wait_for(lambda: bot.processed >= count, timeout=within)
-
-
-def user_texts(request: dict[str, Any]) -> list[str]:
-    return [m["content"] for m in request["messages"] if m["role"] == "user"]
 
 
 def visible(tg: TelegramEmulator, chat: int, thread: int | None = None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.documents.samples import DOCX_MIME, sample
-from tests.helpers import document_contents
+from tests.support.requests import document_contents
 from tests.telegram.conftest import USER, handled, visible
 
 

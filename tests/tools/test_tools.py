@@ -7,19 +7,20 @@ import asyncio
 import json
 import sys
 import textwrap
+from functools import partial
 
 import pytest
 
 from core.tools.registry import ToolRegistry
-from core.types import Author, CollectingSink, ConversationKey, Incoming
+from core.types import Author, CollectingSink, ConversationKey
 from emulators.moonshot import ScriptedReply
+from tests.support.messages import ask as support_ask
 
 KEY = ConversationKey(platform="cli", chat="tools")
 ALICE = Author(id="cli:alice", name="Alice")
 
 
-def ask(text: str) -> Incoming:
-    return Incoming(key=KEY, author=ALICE, text=text)
+ask = partial(support_ask, key=KEY, author=ALICE)
 
 
 def tool_messages(request: dict) -> list[dict]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core import command_registry
 from tests.conftest import REQUIRE_SERVICES
 from tests.documents.samples import DOCX_MIME, docx
 from tests.web.demo_server import demo_server
@@ -130,3 +131,22 @@ async def test_a_new_user_chats_in_the_browser(browser_page, tmp_path):
         await page.reload()
         await page.locator("#empty").wait_for(state="visible")
         assert await page.locator(".msg").count() == 0
+
+
+async def test_the_command_hints_follow_what_is_typed(browser_page, tmp_path):
+    page = browser_page
+    async with demo_server(tmp_path) as server:
+        await page.goto(f"{server.url}/")
+        hints = page.locator("#hints")
+        await page.wait_for_function("() => $('hints').textContent.includes('/search')")
+        names = " ".join(f"/{spec.name}" for spec in command_registry.offered(group=False))
+        assert await hints.inner_text() == names
+
+        await page.fill("#text", "/mo")
+        await page.wait_for_function("() => $('hints').textContent.includes('[id]')")
+        assert await hints.inner_text() == "/model [id] — show the model, or switch to another one"
+
+        await page.fill("#text", "/forget 2")
+        await page.wait_for_function("() => $('hints').textContent.includes('N|all')")
+        await page.fill("#text", "hello")
+        await page.wait_for_function("() => $('hints').textContent.includes('/search')")

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { conversation: null, streaming: 0, maxFileBytes: 0 };
+const state = { conversation: null, streaming: 0, maxFileBytes: 0, commands: [] };
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -100,6 +100,8 @@ async function loadSession() {
   $("logout").hidden = !info.login_required;
   $("model").textContent = `model ${info.model || info.default_model}`;
   state.maxFileBytes = info.max_file_bytes;
+  state.commands = info.commands || [];
+  showHints();
   state.conversation = info.conversation;
   $("messages").replaceChildren();
   for (const message of info.messages) addMessage(message.role, message.text, message.status);
@@ -202,6 +204,26 @@ async function send(text, files) {
   }
 }
 
+// The server's commands (GET /api/session): their names under the message box and, while a
+// command is being typed, the matching ones with their arguments and what they do.
+function showHints() {
+  const box = $("hints");
+  box.replaceChildren();
+  const typed = $("text").value.trimStart();
+  if (!typed.startsWith("/")) {
+    box.textContent = state.commands.map((c) => `/${c.name}`).join(" ");
+    return;
+  }
+  const word = typed.slice(1).split(/\s/, 1)[0].toLowerCase();
+  const complete = /\s/.test(typed.slice(1));
+  const matching = state.commands.filter((c) => (complete ? c.name === word : c.name.startsWith(word)));
+  for (const command of matching) {
+    const line = el("div");
+    line.append(el("code", "", `/${command.name}${command.args ? ` ${command.args}` : ""}`), ` — ${command.help}`);
+    box.append(line);
+  }
+}
+
 function selectedFiles() {
   return [...$("file").files];
 }
@@ -228,6 +250,7 @@ async function submit(event) {
   $("text").value = "";
   $("file").value = "";
   showFiles();
+  showHints();
   try {
     await send(text, files);
   } finally {
@@ -240,6 +263,7 @@ async function submit(event) {
 document.addEventListener("DOMContentLoaded", () => {
   $("composer").addEventListener("submit", submit);
   $("file").addEventListener("change", showFiles);
+  $("text").addEventListener("input", showHints);
   $("text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       $("composer").requestSubmit();

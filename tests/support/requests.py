@@ -1,4 +1,4 @@
-"""Small assertions helpers shared by test packages."""
+"""What a recorded Moonshot request carried (document contents)."""
 
 from __future__ import annotations
 

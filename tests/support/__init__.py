@@ -1,0 +1,1 @@
+"""Helpers every test package shares: messages to send, what Moonshot received, waiting."""
