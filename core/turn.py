@@ -234,6 +234,7 @@ class Turn:
                     on_retry=self._announce_retry,
                     on_status=self._sink.notice,
                     on_completion=self._bill,
+                    lang=self._lang,
                 )
                 break
             except errors.ContextTooLong:

@@ -12,12 +12,10 @@ from typing import Any
 
 import aiohttp
 
-from core.documents.formats import DocumentRejected
+from core.documents.formats import MAX_FILE_BYTES, DocumentRejected
 from core.types import Attachment
 
 log = logging.getLogger(__name__)
-
-MAX_FILE_BYTES = 100 * 1024 * 1024  # Moonshot's file-extract limit
 
 
 class FileProblem(DocumentRejected):

@@ -22,6 +22,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "消息对模型来说太长（约 {tokens:,} 个 token，上限 {limit:,}）。请缩短，或作为文件发送。",
     },
     "cancelled": {"en": "Stopped.", "zh": "已停止。"},
+    "tool_web_search": {"en": "searching the web…", "zh": "正在联网搜索…"},
+    "tool_using": {"en": "using {name}…", "zh": "正在使用 {name}…"},
     "interrupted": {
         "en": "Interrupted: the bot is restarting. Please ask again in a moment.",
         "zh": "回答被中断：机器人正在重启，请稍后再问一次。",

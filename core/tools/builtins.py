@@ -39,7 +39,7 @@ current_time = Tool(
     },
     run=_now,
     timeout=2.0,
-    status="checking the time…",
+    status={"en": "checking the time…", "zh": "正在查看时间…"},
 )
 
 _FUNCTIONS = {
@@ -73,5 +73,5 @@ calculator = Tool(
     },
     run=_calculate,
     timeout=2.0,
-    status="calculating…",
+    status={"en": "calculating…", "zh": "正在计算…"},
 )

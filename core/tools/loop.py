@@ -39,6 +39,7 @@ class ToolLoop:
         on_retry: RetryCallback,
         on_status: StatusCallback,
         on_completion: CompletionCallback,
+        lang: str = "en",
     ) -> list[Completion]:
         """Every model call of the turn, in order; the last one carries no tool calls."""
         conversation = list(messages)
@@ -64,7 +65,7 @@ class ToolLoop:
                 return completions
             conversation.append(completion.assistant_message())
             for call in completion.tool_calls:
-                await on_status(self._registry.status_for(call))
+                await on_status(self._registry.status_for(call, lang))
                 conversation.append(
                     {
                         "role": "tool",

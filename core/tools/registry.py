@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from core import texts
 from core.kimi import ToolCall
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class Tool:
     parameters: Mapping[str, Any]
     run: Callable[..., Awaitable[Any]]
     timeout: float = 10.0
-    status: str = ""  # shown while it runs, e.g. "checking the time…"
+    # Shown while it runs, e.g. "checking the time…"; a mapping gives it per language (en, zh).
+    status: str | Mapping[str, str] = ""
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -93,11 +95,15 @@ class ToolRegistry:
             specs.append({"type": "builtin_function", "function": {"name": WEB_SEARCH}})
         return specs
 
-    def status_for(self, call: ToolCall) -> str:
+    def status_for(self, call: ToolCall, lang: str = "en") -> str:
+        """The status line while ``call`` runs, in the user's language where we know it."""
         if call.name == WEB_SEARCH:
-            return "searching the web…"
+            return texts.text("tool_web_search", lang)
         tool = self._tools.get(call.name)
-        return tool.status if tool and tool.status else f"using {call.name}…"
+        status = tool.status if tool else ""
+        if isinstance(status, Mapping):
+            status = status.get(lang) or status.get("en", "")
+        return status or texts.text("tool_using", lang, name=call.name)
 
     async def execute(self, call: ToolCall) -> str:
         """The tool message content for one call; never raises."""

@@ -163,3 +163,16 @@ def test_third_party_plugin_discovered_from_entry_point(tmp_path, monkeypatch):
     bad = asyncio.run(registry.execute(ToolCall("x", "weather", "{}")))
     assert "'city' is a required property" in json.loads(bad)["error"]
     sys.modules.pop("kimi_weather", None)
+
+
+async def test_tool_status_lines_follow_the_users_language(services, moonshot):
+    moonshot.enqueue(
+        ScriptedReply(tool_calls=[{"name": "calculator", "arguments": {"expression": "12*7"}}])
+    )
+    moonshot.enqueue(ScriptedReply(text="等于 84。"))
+    sink = CollectingSink()
+    await services.assistant.handle(ask("请帮我算一下十二乘以七"), sink)
+    assert sink.notices == ["正在计算…"]
+    english = CollectingSink()
+    await services.assistant.handle(ask("search the latest AI news"), english)
+    assert "searching the web…" in english.notices
