@@ -90,8 +90,8 @@ class SlackAdapter:
     def socket_mode(self) -> bool:
         return self._app_token is not None
 
-    def sink(self, target: ReplyTarget) -> ReplySink:
-        return SlackSink(self.client, target, interval=self._interval, gate=self.gate)
+    def sink(self, target: ReplyTarget, lang: str = "en") -> ReplySink:
+        return SlackSink(self.client, target, interval=self._interval, gate=self.gate, lang=lang)
 
     # ------------------------------------------------------------------ lifecycle
 

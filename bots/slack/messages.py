@@ -18,7 +18,7 @@ from core.types import Attachment, Author, Incoming, ReplySink
 
 log = logging.getLogger(__name__)
 
-SinkFactory = Callable[[ReplyTarget], ReplySink]
+SinkFactory = Callable[[ReplyTarget, str], ReplySink]  # target, language
 
 
 class MessageHandler:
@@ -56,7 +56,7 @@ class MessageHandler:
             platform_message_id=addressed.ts,
             author_is_chat_admin=person.is_admin,
         )
-        sink = self._sinks(addressed.target)
+        sink = self._sinks(addressed.target, texts.language_of(incoming.text))
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
         if files and self._assistant.access.allows(incoming):
             lang = texts.language_of(incoming.text)

@@ -16,10 +16,9 @@ from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
 from bots.slack.api import call, error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
+from core import texts
 
 log = logging.getLogger(__name__)
-
-THINKING = "is thinking…"
 
 
 class StreamGate:
@@ -59,8 +58,10 @@ class SlackSink:
         *,
         interval: float,
         gate: StreamGate,
+        lang: str = "en",
     ) -> None:
         self._client = client
+        self._lang = lang
         self.target = target
         answer = Answer(
             client,
@@ -77,7 +78,7 @@ class SlackSink:
         self._status_shown = False
 
     async def begin(self) -> None:
-        await self._status(THINKING)
+        await self._status(texts.text("slack_thinking", self._lang))
 
     async def append(self, delta: str) -> None:
         self._answer.append(delta)

@@ -71,7 +71,7 @@ class SlashCommands:
             key = ConversationKey(platform=PLATFORM, workspace=team, chat=dm, thread="")
             target = ReplyTarget(dm, thread_ts=None, status_ts=None, user_id=user, team_id=team)
             incoming = Incoming(key, author, text, author_is_chat_admin=person.is_admin)
-            await self._answer(parsed, incoming, self._sinks(target))
+            await self._answer(parsed, incoming, self._sinks(target, texts.language_of(text)))
             return
         if name in command_registry.CONVERSATION_COMMANDS:
             mention = f"<@{bot_user_id}>" if bot_user_id else "@kimi"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
+    "slack_thinking": {"en": "is thinking…", "zh": "正在思考…"},
     "telegram_too_large": {
         "en": "“{name}” is {size}. Telegram lets bots download files up to 20 MB, so I can't "
         "read it. Please send a smaller file (or split it).",

@@ -115,6 +115,14 @@ async def test_status_line_while_waiting_then_cleared(
     assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
 
 
+async def test_status_line_speaks_the_users_language(
+    emu: SlackEmulator, bot: SlackBot, moonshot
+) -> None:
+    sent = await emu.user_message("C1", "U1", "请先想一想", mention_bot=True)
+    await bot.idle()
+    assert emu.statuses[0] == ("C1", sent.ts, "正在思考…", None)
+
+
 async def test_rate_limit_waits_for_retry_after(emu: SlackEmulator, bot: SlackBot) -> None:
     emu.inject("chat.startStream", error="ratelimited", retry_after=1)
     await emu.user_message("D1", "U1", "busy slack")
