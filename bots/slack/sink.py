@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.common.answer import StreamedAnswer
+from bots.common.answer import StreamedAnswer, with_note
 from bots.common.splitting import split_markdown
 from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
 from bots.slack.api import call, error_code
@@ -145,7 +145,7 @@ class EphemeralSink:
         await self.reply(text)
 
     async def abort(self, partial_text: str, reason: str) -> None:
-        await self.reply(f"{partial_text}\n\n⚠️ {reason}".strip())
+        await self.reply(with_note(partial_text, f"⚠️ {reason}").strip())
 
     async def reply(self, text: str) -> None:
         for part in split_markdown(text, MRKDWN_SOURCE_LIMIT):
