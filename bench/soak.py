@@ -16,13 +16,23 @@ first minute to the end, and percentiles of the turn time
 and of the time to the first token (engine: ``handle`` called → first text delta; Telegram: the
 user's message → first visible draft or message).
 
+With ``--telegram``, also the rows of ``processed_events`` (one per Telegram update the adapter
+claimed), counted every :data:`EVENT_SAMPLE_EVERY` seconds while users still ask (``--minutes``):
+after the first minute, at the end, the maximum, and "flat" as for RSS, but between the mean of
+the second minute's samples and the mean of the last minute's (retention trims in steps, so
+single samples saw-tooth); and the count once every user's last turn is over. Without
+``--event-retention`` nothing trims them and the table grows with the turns. With
+``--event-retention N`` the bot's :class:`core.retention.Retention` runs in this process, time
+compressed: claims older than N seconds (instead of ``EVENT_RETENTION_DAYS`` days) are deleted
+every N/4 seconds, and the table should level off at about N seconds' worth of claims.
+
 The bot's own limits are lifted with a models file (the catalog's kimi-k2 allows 10 RPM and 3
 concurrent calls; this is about our process, not the limiter). This process also runs the load
 generator and, with ``--telegram``, the Telegram emulator, whose records of every call are
 trimmed as the run goes so they do not count as our memory.
 
     python -m bench.soak [--conversations 1000] [--minutes 10] [--telegram 0.1]
-                         [--token-delay 0.02] [--database URL]
+                         [--token-delay 0.02] [--database URL] [--event-retention SECONDS]
 """
 
 from __future__ import annotations
@@ -44,11 +54,13 @@ from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess
 from core.config import load_settings
+from core.retention import Retention, RetentionPolicy
 from core.runtime import limit_malloc_arenas, release_free_memory_every
 from core.service import Services, start_services
 from core.types import Author, ConversationKey, Incoming
@@ -60,6 +72,8 @@ UNLIMITED = "".join(
     f'[models."{model}"]\nrpm = 1000000\ntpm = 1000000000\nconcurrency = 100000\n\n'
     for model in ("kimi-k2", "moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k")
 )
+EVENT_SAMPLE_EVERY = 5.0  # seconds between counts of processed_events
+FLAT = 10.0  # % growth after warm-up still called flat (the report's RSS target)
 
 
 def rss_mb() -> float:
@@ -132,6 +146,11 @@ class Stats:
     blocks: array[float] = field(default_factory=samples)  # Python objects' allocated blocks
     loop_lag: array[float] = field(default_factory=samples)
     cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
+    updates: int = 0  # Telegram updates the adapter processed (each claimed once)
+    event_at: array[float] = field(default_factory=samples)  # seconds into the load
+    event_rows: array[float] = field(default_factory=samples)  # processed_events rows then
+    event_rows_end: int = 0  # after the load
+    event_samples_lost: int = 0
 
 
 class TimingSink:
@@ -211,7 +230,7 @@ class TelegramLoad:
         self.load = load
         self.tg = tg
         self.done: dict[int, asyncio.Event] = {}
-        self.first_visible: dict[int, float] = {}
+        self.sinks: dict[int, Any] = {}  # update id -> its TelegramSink (first_visible_at)
         processor = adapter.processor
         original_process = processor.process
         original_factory = processor.sink_factory
@@ -220,6 +239,7 @@ class TelegramLoad:
         async def process(update: Any) -> None:
             if update.message is not None:
                 chats[update.message.chat.id] = update.update_id
+            load.stats.updates += 1
             try:
                 await original_process(update)
             finally:
@@ -228,14 +248,8 @@ class TelegramLoad:
         def sink_factory(writer: Any, **kwargs: Any) -> Any:
             sink = original_factory(writer, **kwargs)
             update_id = chats.get(writer.target.chat_id)
-            original_visible = sink._visible
-
-            def visible() -> None:
-                if update_id is not None and update_id not in self.first_visible:
-                    self.first_visible[update_id] = time.perf_counter()
-                original_visible()
-
-            sink._visible = visible
+            if update_id is not None:  # the sink notes when the answer first shows
+                self.sinks[update_id] = sink
             return sink
 
         processor.process = process
@@ -249,6 +263,7 @@ class TelegramLoad:
         while time.monotonic() < self.load.deadline:
             known = len(self.tg.messages(chat))
             started = time.perf_counter()
+            started_monotonic = time.monotonic()  # the sink's clock
             update = self.tg.user_message(chat, chat, self.load.question(rng, turn))
             update_id = update["update_id"]
             event = self.done.setdefault(update_id, asyncio.Event())
@@ -262,13 +277,15 @@ class TelegramLoad:
             if shown and shown[0].startswith("P1.1:") and "incomplete" not in shown[-1]:
                 self.load.stats.turns["telegram"] += 1
                 self.load.stats.turn_time["tg"].append(elapsed)
-                if update_id in self.first_visible:
+                sink = self.sinks.get(update_id)
+                if sink is not None and sink.first_visible_at is not None:
                     self.load.stats.first_token["tg"].append(
-                        self.first_visible.pop(update_id) - started
+                        sink.first_visible_at - started_monotonic
                     )
             else:
                 self.load.stats.errors[f"telegram: {(shown or ['nothing shown'])[-1][:60]}"] += 1
             self.done.pop(update_id, None)
+            self.sinks.pop(update_id, None)
             turn += 1
             await asyncio.sleep(rng.uniform(*self.load.think))
 
@@ -297,6 +314,18 @@ async def sample_rss(stats: Stats, tg: Any | None) -> None:
         if tg is not None:
             trim_telegram_records(tg)
         await asyncio.sleep(1.0)
+
+
+async def sample_event_rows(stats: Stats, services: Services, started: float) -> None:
+    while True:
+        try:
+            rows = await services.db.events.count()
+        except Exception:  # a busy database is a sample lost, not a failed turn
+            stats.event_samples_lost += 1
+        else:
+            stats.event_at.append(time.monotonic() - started)
+            stats.event_rows.append(rows)
+        await asyncio.sleep(EVENT_SAMPLE_EVERY)
 
 
 async def sample_loop_lag(stats: Stats) -> None:
@@ -348,6 +377,11 @@ async def run(args: argparse.Namespace) -> int:
                 _env_file=None,
             )
             services = await start_services(settings)
+            retention = None
+            if args.event_retention:
+                window = args.event_retention
+                policy = RetentionPolicy(events=timedelta(seconds=window))
+                retention = Retention(services.db, policy, every=window / 4)
             try:
                 async with telegram_side(services, tg is not None) as adapter:
                     gc.collect()
@@ -360,8 +394,11 @@ async def run(args: argparse.Namespace) -> int:
                         (args.think_min, args.think_max),
                         (args.tokens_min, args.tokens_max),
                     )
+                    if retention is not None:
+                        await retention.start()
                     samplers = [
                         asyncio.create_task(sample_rss(stats, tg)),
+                        asyncio.create_task(sample_event_rows(stats, services, started)),
                         asyncio.create_task(sample_loop_lag(stats)),
                         # as `kimi-bot run` does (MEMORY_TRIM_EVERY)
                         asyncio.create_task(release_free_memory_every(settings.memory_trim_every)),
@@ -377,10 +414,13 @@ async def run(args: argparse.Namespace) -> int:
                     stats.cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
                     for sampler in samplers:
                         sampler.cancel()
+                    stats.event_rows_end = await services.db.events.count()
                 gc.collect()
                 rss_end = rss_mb()
                 left = await leftover_answers(services)
             finally:
+                if retention is not None:
+                    await retention.stop()
                 await services.close()
                 if tg is not None:
                     await tg.stop()
@@ -449,10 +489,50 @@ def report(
             f"{stats.blocks[60]:,.0f} after 1 min, {stats.blocks[-1]:,.0f} at the end"
         )
     print(f"answers left in progress: {left}")
+    if telegram_users:
+        report_event_rows(args, stats)
     print(
         f"CPU during the load: this process {stats.cpu[0] / ran * 100:.0f}% of a core, "
         f"Moonshot emulator {stats.cpu[1] / ran * 100:.0f}% of a core "
         f"({os.cpu_count()} cores); event-loop lag {percentiles(stats.loop_lag)}"
+    )
+
+
+def report_event_rows(args: argparse.Namespace, stats: Stats) -> None:
+    """The processed_events table: its row count after 1 minute, at the end of the load (users
+    stop asking at ``--minutes``; the run then waits for their last turns), and its maximum."""
+    counted = [
+        (t, n)
+        for t, n in zip(stats.event_at, stats.event_rows, strict=True)
+        if t < args.minutes * 60
+    ]
+    after_minute = next((f"{n:.0f}" for t, n in counted if t >= 60), "n/a")
+    at_end = f"{counted[-1][1]:.0f}" if counted else "n/a"
+    peaks: dict[int, float] = {}
+    for t, n in counted:
+        peaks[int(t // 60)] = max(n, peaks.get(int(t // 60), 0))
+    trimming = (
+        f"claims older than {args.event_retention:g} s deleted every {args.event_retention / 4:g} s"
+        if args.event_retention
+        else "no retention"
+    )
+    print(
+        f"processed_events rows under load: after 1 min {after_minute}, at the end {at_end}, "
+        f"max {max((n for _, n in counted), default=0):.0f} (peak of each minute: "
+        f"{', '.join(f'{n:.0f}' for n in peaks.values())}); {stats.event_rows_end} after the "
+        f"load; {stats.updates} updates processed; {trimming}"
+        + (f"; {stats.event_samples_lost} counts failed" if stats.event_samples_lost else "")
+    )
+    if not counted or counted[-1][0] - 60 < 120 - EVENT_SAMPLE_EVERY:
+        return  # no whole minute after the second one to compare with
+    second = [n for t, n in counted if 60 <= t < 120]
+    last = [n for t, n in counted if t > counted[-1][0] - 60]
+    early, late = sum(second) / len(second), sum(last) / len(last)
+    growth = (late - early) / early * 100 if early else float("inf")
+    print(
+        f"processed_events growth after warm-up: {growth:.1f} % (mean {early:.0f} rows over "
+        f"minute 2, {late:.0f} over the load's last minute: "
+        f"{'flat' if growth <= FLAT else 'growing'})"
     )
 
 
@@ -467,9 +547,17 @@ def main() -> None:
     parser.add_argument("--think-min", type=float, default=15.0)
     parser.add_argument("--think-max", type=float, default=60.0)
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--event-retention",
+        type=float,
+        metavar="SECONDS",
+        help="trim processed_events claims older than this, every SECONDS/4 (default: never)",
+    )
     args = parser.parse_args()
     if not 0 <= args.telegram <= 1 or args.conversations < 1 or args.minutes <= 0:
         parser.error("need --conversations >= 1, --minutes > 0 and 0 <= --telegram <= 1")
+    if args.event_retention is not None and args.event_retention <= 0:
+        parser.error("need --event-retention > 0")
     limit_malloc_arenas()  # as `kimi-bot run` does
     raise SystemExit(asyncio.run(run(args)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -23,6 +23,12 @@ class EventRepository:
         except IntegrityError:
             return False
         return True
+
+    async def count(self) -> int:
+        """How many claims are kept (read-only; for soaks and operators watching the table)."""
+        query = select(func.count()).select_from(ProcessedEvent)
+        async with self._sessions() as session:
+            return int((await session.execute(query)).scalar_one())
 
     async def prune(self, older_than: datetime, *, limit: int = 5000) -> int:
         """Forget up to ``limit`` claims made before ``older_than``; returns how many went.
