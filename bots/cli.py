@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -43,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--conversation", "-c", default="default", help="conversation name")
     ask.add_argument("--model", "-m", help="model id (remembered for the conversation)")
     ask.add_argument("--emulator", action="store_true", help="use a built-in Moonshot emulator")
+    ask.add_argument(
+        "--file",
+        "-f",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="attach a document to the question (repeatable); it stays in the conversation",
+    )
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")
     chat.add_argument("--conversation", "-c", default="default", help="conversation name")
@@ -71,10 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_logging("ERROR")  # the report is the output; library chatter is not
         return run_doctor()
-    if args.command == "ask" and not args.text.strip():
+    if args.command == "ask" and not args.text.strip() and not args.file:
         sys.stderr.write(
             'kimi-bot ask: the question is empty: ask something, e.g. kimi-bot ask "hello"\n'
         )
+        return 2
+    if args.command == "ask" and (missing := [f for f in args.file if not os.path.isfile(f)]):
+        sys.stderr.write(f"kimi-bot ask: no such file: {missing[0]}\n")
         return 2
     try:
         settings = load_settings()
@@ -131,7 +144,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _with_services(
                 settings,
                 lambda s: ask(
-                    s.assistant, s.conversations, args.text, args.conversation, args.model
+                    s.assistant,
+                    s.conversations,
+                    args.text,
+                    args.conversation,
+                    args.model,
+                    files=[Path(f) for f in args.file],
                 ),
             )
         if args.command == "chat":

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import mimetypes
 import os
 import shlex
 import sys
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TextIO
 
 from core.assistant import Assistant
 from core.conversations import Conversations
-from core.types import Author, ConversationKey, Incoming
+from core.types import Attachment, Author, ConversationKey, Incoming
 
 
 class TerminalSink:
@@ -73,8 +76,11 @@ async def ask(
     text: str,
     conversation: str,
     model: str | None = None,
+    *,
+    files: Sequence[Path] = (),
 ) -> int:
-    """One question; exit status 0 when a complete answer was printed."""
+    """One question (with documents, like a file sent on Telegram); exit status 0 when a
+    complete answer was printed."""
     if model is not None:
         if model not in assistant.catalog:
             sys.stderr.write(
@@ -84,8 +90,26 @@ async def ask(
         key = ConversationKey(platform="cli", chat=conversation)
         await conversations.set_model(key, model, is_group=False)
     sink = TerminalSink()
-    await assistant.handle(terminal_incoming(text, conversation), sink)
+    incoming = terminal_incoming(text, conversation)
+    if files:
+        incoming = replace(incoming, attachments=tuple(file_attachment(f) for f in files))
+    await assistant.handle(incoming, sink)
     return 1 if sink.failed else 0
+
+
+def file_attachment(path: Path) -> Attachment:
+    """A local file as an attachment; the core checks its size and type before reading it."""
+    mime, _ = mimetypes.guess_type(path.name)
+
+    async def fetch() -> bytes:
+        return await asyncio.to_thread(path.read_bytes)
+
+    return Attachment(
+        name=path.name,
+        mime_type=mime or "application/octet-stream",
+        size=path.stat().st_size,
+        fetch=fetch,
+    )
 
 
 @dataclass(frozen=True, slots=True)

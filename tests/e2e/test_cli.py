@@ -167,3 +167,45 @@ async def test_migrate_then_run_serves_health_checks(moonshot, sqlite_url, tmp_p
         err = (await asyncio.wait_for(stderr, 5)).decode()
     assert process.returncode == 0, err
     assert "TELEGRAM_BOT_TOKEN" in err and "SLACK_BOT_TOKEN" in err
+
+
+async def test_ask_with_files_reads_them_into_the_conversation(moonshot, sqlite_url, tmp_path):
+    from tests.documents.samples import pdf
+    from tests.support.requests import document_contents
+
+    report = tmp_path / "report.pdf"
+    report.write_bytes(pdf("Owl budget 2027", "The owl budget is 4812 mice."))
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nNests are checked every May.\n", encoding="utf-8")
+    env = _env(moonshot.base_url, sqlite_url)
+
+    code, out, err = await _run(
+        "ask", "What is the owl budget?", "-f", str(report), "--file", str(notes),
+        "-c", "docs", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "“report.pdf”" in out and "“notes.md”" in out, "each file is acknowledged"
+    documents = document_contents(moonshot.requests[-1])
+    assert "4812 mice" in documents["report.pdf"]
+    assert "checked every May" in documents["notes.md"]
+
+    code, _, err = await _run(
+        "ask", "and when are nests checked?", "-c", "docs", env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert set(document_contents(moonshot.requests[-1])) == {"report.pdf", "notes.md"}, (
+        "the documents stay in the conversation"
+    )
+
+    code, _, _ = await _run("ask", "", "-f", str(notes), "-c", "summary", env=env, cwd=tmp_path)
+    assert code == 0, "a file without a question asks for a summary"
+    assert "Summarize" in moonshot.requests[-1]["messages"][-1]["content"]
+
+
+async def test_ask_with_a_missing_file_is_one_line(moonshot, sqlite_url, tmp_path):
+    env = _env(moonshot.base_url, sqlite_url)
+    calls = len(moonshot.requests)
+    code, _, err = await _run("ask", "read it", "-f", "absent.pdf", env=env, cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines() == ["kimi-bot ask: no such file: absent.pdf"]
+    assert len(moonshot.requests) == calls
