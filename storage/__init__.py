@@ -43,7 +43,7 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         sessions = session_factory(self.engine)
         self.conversations = ConversationRepository(sessions, self.engine)
-        self.messages = MessageRepository(sessions, self.engine)
+        self.messages = MessageRepository(self.engine)
         self.usage = UsageRepository(sessions)
         self.events = EventRepository(sessions)
         self.documents = DocumentRepository(self.engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
 from storage.conversations import upsert_participant
@@ -29,8 +29,7 @@ _COLUMNS = (
 class MessageRepository:
     """Hot-path statements use Core on a connection: the ORM session costs ~1 ms more each."""
 
-    def __init__(self, sessions: async_sessionmaker, engine: AsyncEngine) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def add(

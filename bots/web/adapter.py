@@ -9,8 +9,10 @@ says why. Answers stream back as server-sent events on the POST that sent the me
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
+from html import escape
 from importlib import resources
 
 from aiohttp import web
@@ -47,7 +49,9 @@ SECURITY_HEADERS = {
 }
 
 
+@functools.cache
 def _asset(name: str) -> bytes:
+    """A file of the page, read once (no disk read on the event loop per request)."""
     return resources.files("bots.web").joinpath("static", name).read_bytes()
 
 
@@ -166,8 +170,6 @@ class WebChatAdapter:
         )
 
     def _html(self, name: str, *, status: int = 200, error: str = "") -> web.Response:
-        from html import escape
-
         page = _asset(name).decode().replace("{{error}}", escape(error))
         return web.Response(
             status=status,
