@@ -143,6 +143,39 @@ BENCHMARKS = (
         ),
     ),
     Benchmark(
+        "long_answer",
+        (),
+        ("--quick",),
+        tuple(
+            metric
+            for platform, name in (("telegram", "Telegram"), ("slack", "Slack"))
+            for metric in (
+                Metric(
+                    f"{name} 30,000 chars: first token → last visible, continued − plain",
+                    rf"^{platform}: first token -> last visible:.*?\(([+-]?\d+) ms",
+                    unit="ms",
+                ),
+                Metric(
+                    f"{name} 30,000 chars: pause a continuation adds",
+                    rf"^{platform}: longest pause at a continuation.*?so (-?\d+) ms added",
+                    unit="ms",
+                ),
+                Metric(
+                    f"{name} 30,000 chars: that pause ÷ one round trip",
+                    rf"^{platform}: .*?added/round trip (-?[\d.]+)",
+                    "≤ 1.5",
+                    "<=1.5",
+                ),
+                Metric(
+                    f"{name} 30,000 chars: flood-control violations",
+                    rf"^{platform}: longest gap.*?flood-control violations (\d+)",
+                    "0",
+                    "==0",
+                ),
+            )
+        ),
+    ),
+    Benchmark(
         "limiter",
         (),
         ("--sim-minutes", "10"),

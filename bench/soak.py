@@ -169,6 +169,9 @@ class TimingSink:
         if self.first_delta is None:
             self.first_delta = time.perf_counter()
 
+    async def thinking(self, delta: str) -> None:
+        return None
+
     async def notice(self, text: str) -> None:
         return None
 

@@ -20,6 +20,7 @@ from core.runtime import limit_malloc_arenas
 from core.service import Services, start_services
 
 EMULATOR_KEY = "sk-emulator"
+SHOW_THINKING_HELP = "print a thinking model's reasoning to stderr (dimmed) before its answer"
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="attach a document to the question (repeatable); it stays in the conversation",
     )
+    ask.add_argument("--show-thinking", action="store_true", help=SHOW_THINKING_HELP)
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")
     chat.add_argument("--conversation", "-c", default="default", help="conversation name")
     chat.add_argument("--emulator", action="store_true", help="use a built-in Moonshot emulator")
+    chat.add_argument("--show-thinking", action="store_true", help=SHOW_THINKING_HELP)
 
     from core.usage_cli import add_usage_parser
 
@@ -150,12 +153,16 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     args.conversation,
                     args.model,
                     files=[Path(f) for f in args.file],
+                    show_thinking=args.show_thinking,
                 ),
             )
         if args.command == "chat":
             from bots.terminal import chat
 
-            return await _with_services(settings, lambda s: chat(s.assistant, args.conversation))
+            return await _with_services(
+                settings,
+                lambda s: chat(s.assistant, args.conversation, show_thinking=args.show_thinking),
+            )
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -145,8 +145,15 @@ async def check_redis(settings: Settings) -> Result:
 
 
 async def check_moonshot(settings: Settings) -> Result:
-    import openai
-
+    """The key, the models it is served (KIMI_MODEL must be one) and the balance, the way
+    ``kimi-bot run`` asks (core.account)."""
+    from core.account import (
+        AccountFacts,
+        AccountUnavailable,
+        not_in_catalog,
+        not_in_catalog_line,
+        not_served_line,
+    )
     from core.kimi import KimiClient
 
     if settings.moonshot_api_key is None or not settings.moonshot_api_key.get_secret_value():
@@ -161,38 +168,41 @@ async def check_moonshot(settings: Settings) -> Result:
         base_url=settings.moonshot_base_url,
         timeout=10.0,
     )
+    catalog = settings.catalog
+    account = AccountFacts(kimi.sdk, currency=catalog.currency)
     base = settings.moonshot_base_url
     try:
-        page = await kimi.sdk.models.list()
-        ids = [model.id for model in page.data]
-    except openai.AuthenticationError:
-        return Result(
-            "moonshot",
-            FAIL,
-            f"{base} rejected MOONSHOT_API_KEY (401): copy the key again from the Moonshot "
-            "console; keys from platform.moonshot.cn need api.moonshot.cn, keys from "
-            "platform.moonshot.ai need api.moonshot.ai (MOONSHOT_BASE_URL)",
-        )
-    except openai.APIConnectionError as exc:
-        return Result(
-            "moonshot", FAIL, f"cannot reach {base} ({_why(exc)}): check MOONSHOT_BASE_URL"
-        )
-    except openai.APIStatusError as exc:
-        return Result(
-            "moonshot", FAIL, f"{base} answered HTTP {exc.status_code} to GET /models: {_why(exc)}"
-        )
+        ids = await account.served_models()
+        if settings.kimi_model not in ids:
+            return Result("moonshot", FAIL, not_served_line(settings.kimi_model, ids))
+        try:
+            balance = f"balance {(await account.balance()).describe()}"
+        except AccountUnavailable as exc:
+            balance = f"balance unknown ({exc})"
+    except AccountUnavailable as exc:
+        return Result("moonshot", FAIL, _moonshot_problem(base, exc))
     finally:
         await kimi.close()
-    if settings.kimi_model not in ids:
-        return Result(
-            "moonshot",
-            FAIL,
-            f"key accepted, but KIMI_MODEL={settings.kimi_model} is not offered to this account "
-            f"(available: {', '.join(ids[:8])})",
+    served = f"serves {len(ids)} models, {settings.kimi_model} included"
+    notes = [f"key accepted by {base}", served]
+    unknown = not_in_catalog(ids, catalog)
+    if unknown:
+        notes.append(not_in_catalog_line(unknown))
+    notes.append(balance)
+    return Result("moonshot", OK, "; ".join(notes))
+
+
+def _moonshot_problem(base: str, exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    if status == 401:
+        return (
+            f"{base} rejected MOONSHOT_API_KEY (401): copy the key again from the Moonshot "
+            "console; keys from platform.moonshot.cn need api.moonshot.cn, keys from "
+            "platform.moonshot.ai need api.moonshot.ai (MOONSHOT_BASE_URL)"
         )
-    return Result(
-        "moonshot", OK, f"key accepted by {base}; {len(ids)} models, {settings.kimi_model} included"
-    )
+    if status is None:
+        return f"{exc}: check MOONSHOT_BASE_URL"
+    return str(exc)
 
 
 async def check_telegram(settings: Settings) -> Result:

@@ -8,6 +8,7 @@ import signal
 from typing import Protocol
 
 from bots.http import HttpServer, Route, build_app, readiness_checks
+from core.balance_watch import BalanceWatch
 from core.config import Settings
 from core.log_context import bind_worker
 from core.retention import Retention, RetentionPolicy
@@ -66,11 +67,14 @@ async def serve(
     settings: Settings, stop: asyncio.Event | None = None, *, demo: bool = False
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM). ``demo``: Moonshot is the emulator."""
-    services = await start_services(settings)
+    services = await start_services(settings, check_served=True)
     bind_worker(services.assistant.worker_id)
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop)
     adapters = configured_adapters(services, demo=demo)
+    if services.alerts is not None:
+        for adapter in adapters:  # Telegram and Slack can message an admin directly
+            services.alerts.register_adapter(adapter)
     routes = [route for adapter in adapters for route in adapter.routes()]
     checks = readiness_checks(services.db, services.redis)
 
@@ -96,6 +100,8 @@ async def serve(
         server.port,
         services.assistant.worker_id,
     )
+    if services.served is not None:
+        services.served.report()  # now: a busy port above stays a failed start's only line
     started: list[Adapter] = []
     by_platform = {adapter.name.lower(): adapter for adapter in adapters}
 
@@ -119,6 +125,7 @@ async def serve(
         redis=services.redis,
         owner=services.assistant.worker_id or "worker",
     )
+    balance = _balance_watch(services)
     trimming = asyncio.create_task(release_free_memory_every(settings.memory_trim_every))
     try:
         for adapter in adapters:
@@ -127,6 +134,8 @@ async def serve(
             log.info("%s adapter started", adapter.name)
         await presence.start()
         await retention.start()
+        if balance is not None:
+            balance.start()  # after the adapters: a low balance at start is a DM already
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()
@@ -136,6 +145,8 @@ async def serve(
         await services.assistant.drain(settings.shutdown_grace)
     finally:
         trimming.cancel()
+        if balance is not None:
+            await balance.stop()
         await retention.stop()
         await presence.stop()
         for adapter in reversed(started):
@@ -145,6 +156,20 @@ async def serve(
                 log.exception("%s adapter did not stop cleanly", adapter.name)
         await server.stop()
         await services.close()
+
+
+def _balance_watch(services: Services) -> BalanceWatch | None:
+    """The periodic balance check (gauge and low-balance alert); None if it cannot run."""
+    if services.account is None or services.alerts is None:
+        return None
+    settings = services.settings
+    return BalanceWatch(
+        services.account,
+        services.alerts,
+        every=settings.balance_check_every,
+        alert_below=settings.balance_alert_below,
+        timezone=settings.kimi_timezone,
+    )
 
 
 def _announce(settings: Settings, port: int, adapters: list[Adapter], *, demo: bool) -> None:

@@ -17,38 +17,76 @@ from typing import TextIO
 from core.assistant import Assistant
 from core.conversations import Conversations
 from core.types import Attachment, Author, ConversationKey, Incoming
+from core.vocabulary import COMPLETE
+
+DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
 class TerminalSink:
-    """Prints deltas as they arrive; notices and errors go to stderr so stdout is the answer."""
+    """Prints deltas as they arrive; notices and errors go to stderr so stdout is the answer.
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    A thinking model's reasoning goes to stderr too, dimmed on a terminal, with
+    ``show_thinking``; without it, one "[thinking…]" line says why the answer is slow to start.
+    """
+
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, *, show_thinking: bool = False
+    ) -> None:
         self._out = out or sys.stdout
         self._err = err or sys.stderr
+        self._show_thinking = show_thinking
         self.final: str | None = None
         self.failed = False
-        self._printed = False
+        self._printed = ""  # answer text already written to stdout
+        self._thinking = False  # reasoning is being written to stderr
+        self._said_thinking = False
 
     async def begin(self) -> None:
-        self._printed = False
+        self._printed = ""
 
     async def append(self, delta: str) -> None:
+        self._end_thinking()
         self._out.write(delta)
         self._out.flush()
-        self._printed = True
+        self._printed += delta
+
+    async def thinking(self, delta: str) -> None:
+        if not self._show_thinking:
+            if not self._said_thinking:
+                self._said_thinking = True
+                await self.notice("thinking…")
+            return
+        if not self._thinking:
+            self._thinking = True
+            self._err.write(DIM if self._err.isatty() else "")
+        self._err.write(delta)
+        self._err.flush()
+
+    def _end_thinking(self) -> None:
+        if self._thinking:
+            self._thinking = False
+            self._err.write((RESET if self._err.isatty() else "") + "\n")
+            self._err.flush()
 
     async def notice(self, text: str) -> None:
+        self._end_thinking()
         self._err.write(f"[{text}]\n")
         self._err.flush()
 
     async def complete(self, text: str) -> None:
+        self._end_thinking()
         self.final = text
-        if not self._printed:
-            self._out.write(text)
+        # The final text is what streamed plus what the core adds at the end (a note that the
+        # answer was cut, the documents' footer): print what has not been printed yet.
+        if text.startswith(self._printed):
+            self._out.write(text[len(self._printed) :])
+        else:
+            self._out.write("\n" + text)
         self._out.write("\n")
         self._out.flush()
 
     async def abort(self, partial_text: str, reason: str) -> None:
+        self._end_thinking()
         self.failed = True
         if self._printed:
             self._out.write("\n")
@@ -78,6 +116,7 @@ async def ask(
     model: str | None = None,
     *,
     files: Sequence[Path] = (),
+    show_thinking: bool = False,
 ) -> int:
     """One question (with documents, like a file sent on Telegram); exit status 0 when a
     complete answer was printed."""
@@ -89,12 +128,13 @@ async def ask(
             return 2
         key = ConversationKey(platform="cli", chat=conversation)
         await conversations.set_model(key, model, is_group=False)
-    sink = TerminalSink()
+    sink = TerminalSink(show_thinking=show_thinking)
     incoming = terminal_incoming(text, conversation)
     if files:
         incoming = replace(incoming, attachments=tuple(file_attachment(f) for f in files))
-    await assistant.handle(incoming, sink)
-    return 1 if sink.failed else 0
+    outcome = await assistant.handle(incoming, sink)
+    cut = outcome is not None and outcome.status != COMPLETE  # e.g. still cut after continuing
+    return 1 if sink.failed or cut else 0
 
 
 def file_attachment(path: Path) -> Attachment:
@@ -201,7 +241,7 @@ def cut_line_warning(limit: int, conversation: str) -> str:
     )
 
 
-async def chat(assistant: Assistant, conversation: str) -> int:
+async def chat(assistant: Assistant, conversation: str, *, show_thinking: bool = False) -> int:
     """An interactive session; the same /commands as every other adapter. Ctrl-D quits."""
     sys.stderr.write(
         f"kimi-bot chat — conversation {conversation!r}. /help for commands, Ctrl-D to quit.\n"
@@ -225,7 +265,8 @@ async def chat(assistant: Assistant, conversation: str) -> int:
                 continue
             if text.strip() in {"/quit", "/exit"}:
                 return 0
-            await assistant.handle(terminal_incoming(text, conversation), TerminalSink())
+            sink = TerminalSink(show_thinking=show_thinking)
+            await assistant.handle(terminal_incoming(text, conversation), sink)
     except asyncio.CancelledError:  # Ctrl-C: end the prompt's line, then exit (status 130)
         sys.stderr.write("\n")
         sys.stderr.flush()

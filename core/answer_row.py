@@ -62,9 +62,16 @@ class AnswerRow:
         return await self._insert
 
     async def finish(
-        self, text: str, *, status: str, error: str | None, usage: Sequence[UsageEntry]
+        self,
+        text: str,
+        *,
+        status: str,
+        error: str | None,
+        usage: Sequence[UsageEntry],
+        reasoning: str = "",
     ) -> None:
-        """Store the answer's final text and status, with its ledger rows."""
+        """Store the answer's final text and status, with its ledger rows and the reasoning of a
+        thinking model (kept apart from the text)."""
         await self._messages.finish(
             await self.id(),
             content=text,
@@ -72,6 +79,7 @@ class AnswerRow:
             token_estimate=raw_estimate(text),
             error=error,
             usage=usage,
+            reasoning=reasoning,
         )
 
     @asynccontextmanager

@@ -17,6 +17,8 @@ from cachetools import LRUCache
 
 from core import metrics, texts
 from core.access import AccessPolicy
+from core.account import AccountFacts
+from core.admin_alerts import AdminAlerts, account_alert
 from core.budgets import Budgets
 from core.catalog import Catalog, ModelSpec
 from core.commands import CommandHandler, parse_command
@@ -64,8 +66,11 @@ class Assistant:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limiter: Limiter | None = None,
         budgets: Budgets | None = None,
+        account: AccountFacts | None = None,
+        alerts: AdminAlerts | None = None,
     ) -> None:
         self.budgets = budgets
+        self.alerts = alerts
         self._clock = clock
         self.db = db
         self.kimi = kimi
@@ -106,6 +111,7 @@ class Assistant:
             clock=clock,
             library=library,
             web_search=turn_settings.web_search,
+            balance=account.balance if account is not None else None,
         )
 
     def model_for(self, conversation: ConversationRecord) -> ModelSpec:
@@ -148,6 +154,7 @@ class Assistant:
         try:
             with conversation_scope(incoming.key):
                 outcome = await self._turn(incoming, sink)
+                await self._tell_admins(outcome)
             outcome_name = outcome.status if outcome is not None else "refused"
             return outcome
         except asyncio.CancelledError:
@@ -168,6 +175,16 @@ class Assistant:
             metrics.record_turn(incoming.platform, outcome_name, time.monotonic() - started)
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _tell_admins(self, outcome: TurnOutcome | None) -> None:
+        """The account is stuck (balance used up, a model's tokens for the day spent): the user
+        was told; the admins are told too, once (:mod:`core.admin_alerts`)."""
+        error = outcome.error if outcome is not None else None
+        if error is None or not error.alerts_admins or self.alerts is None:
+            return
+        alert = account_alert(error, self._clock(), self.catalog.day_timezone)
+        if alert is not None:
+            await self.alerts.tell_once(*alert)
 
     @property
     def closing(self) -> bool:

@@ -1,4 +1,5 @@
-"""Spending budgets in CNY: per user per day and per month, and for the whole bot per month.
+"""Spending budgets in the catalog's currency (the account's: CNY on api.moonshot.cn, USD on
+api.moonshot.ai): per user per day and per month, and for the whole bot per month.
 
 Checked before a turn calls Moonshot: over a budget, the turn is refused with a message that
 says when the budget resets (local midnight / the first of next month in ``KIMI_TIMEZONE``),
@@ -6,8 +7,11 @@ and no model call is made. Admins are exempt. Spending comes from the usage ledg
 already running when the budget is reached still completes (the overshoot is one call at most
 per concurrent turn).
 
-Settings (all optional; unset means no budget): ``BUDGET_USER_DAILY_CNY``,
-``BUDGET_USER_MONTHLY_CNY``, ``BUDGET_GLOBAL_MONTHLY_CNY``.
+Only spending in that currency counts: ledger rows of another currency (written before the bot
+moved between api.moonshot.cn and api.moonshot.ai) are not converted at a guessed rate.
+
+Settings (all optional; unset means no budget): ``BUDGET_USER_DAILY``, ``BUDGET_USER_MONTHLY``,
+``BUDGET_GLOBAL_MONTHLY`` (the older ``*_CNY`` names are read too).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from core import texts
 from core.limits.errors import format_duration
+from core.usage_report import money
 from storage.records import UsageTotals
 
 USER_DAILY = "user_daily"
@@ -38,16 +43,15 @@ class _Totals(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BudgetPolicy:
-    user_daily_cny: float | None = None
-    user_monthly_cny: float | None = None
-    global_monthly_cny: float | None = None
+    """The caps, in the catalog's currency; None: no such budget."""
+
+    user_daily: float | None = None
+    user_monthly: float | None = None
+    global_monthly: float | None = None
 
     @property
     def enabled(self) -> bool:
-        return any(
-            v is not None
-            for v in (self.user_daily_cny, self.user_monthly_cny, self.global_monthly_cny)
-        )
+        return any(v is not None for v in (self.user_daily, self.user_monthly, self.global_monthly))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +59,9 @@ class BudgetRefusal:
     """Why a turn may not run: which budget, how much was spent, and when it resets."""
 
     scope: str
-    limit_cny: float
-    spent_cny: float
+    limit: float
+    spent: float
+    currency: str
     resets_at: datetime  # aware, in the operator's time zone
     now: datetime
 
@@ -64,7 +69,12 @@ class BudgetRefusal:
         zone = getattr(self.resets_at.tzinfo, "key", None) or self.resets_at.strftime("%Z")
         when = f"{self.resets_at:%Y-%m-%d %H:%M} {zone}"
         wait = (self.resets_at - self.now).total_seconds()
-        spent = texts.text("budget_spent", lang, spent=self.spent_cny, limit=self.limit_cny)
+        spent = texts.text(
+            "budget_spent",
+            lang,
+            spent=money(self.spent, self.currency, 2),
+            limit=money(self.limit, self.currency, 2),
+        )
         after = texts.text("budget_resets", lang, when=when, wait=format_duration(wait, lang))
         return texts.text(f"budget_{self.scope}", lang, spent=spent, after=after)
 
@@ -94,19 +104,21 @@ def month_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
 class Budgets:
     """``await budgets.check(user_id, is_admin, now)`` → None, or the refusal to show."""
 
-    def __init__(self, usage: _Totals, policy: BudgetPolicy, tz: tzinfo) -> None:
+    def __init__(self, usage: _Totals, policy: BudgetPolicy, tz: tzinfo, *, currency: str) -> None:
         self._usage = usage
         self.policy = policy
         self.tz = tz
+        self.currency = currency
 
     @classmethod
     def from_settings(cls, settings: Any, db: Any) -> Budgets:
         policy = BudgetPolicy(
-            user_daily_cny=getattr(settings, "budget_user_daily_cny", None),
-            user_monthly_cny=getattr(settings, "budget_user_monthly_cny", None),
-            global_monthly_cny=getattr(settings, "budget_global_monthly_cny", None),
+            user_daily=settings.budget_user_daily,
+            user_monthly=settings.budget_user_monthly,
+            global_monthly=settings.budget_global_monthly,
         )
-        return cls(db.usage, policy, ZoneInfo(settings.kimi_timezone))
+        tz = ZoneInfo(settings.kimi_timezone)
+        return cls(db.usage, policy, tz, currency=settings.catalog.currency)
 
     async def check(self, user_id: str, is_admin: bool, now: datetime) -> BudgetRefusal | None:
         """The refusal whose budget resets last among those spent (it is the one that binds)."""
@@ -116,17 +128,18 @@ class Budgets:
         day_start, day_end = day_bounds(now, self.tz)
         month_start, month_end = month_bounds(now, self.tz)
         checks = [
-            (USER_DAILY, policy.user_daily_cny, user_id, day_start, day_end),
-            (USER_MONTHLY, policy.user_monthly_cny, user_id, month_start, month_end),
-            (GLOBAL_MONTHLY, policy.global_monthly_cny, None, month_start, month_end),
+            (USER_DAILY, policy.user_daily, user_id, day_start, day_end),
+            (USER_MONTHLY, policy.user_monthly, user_id, month_start, month_end),
+            (GLOBAL_MONTHLY, policy.global_monthly, None, month_start, month_end),
         ]
         refusals: list[BudgetRefusal] = []
         for scope, limit, who, start, end in checks:
             if limit is None:
                 continue
-            spent = (await self._usage.totals(user_id=who, since=start)).cost_cny
+            spent = (await self._usage.totals(user_id=who, since=start)).cost(self.currency)
             if spent >= limit:
-                refusals.append(BudgetRefusal(scope, limit, spent, end, now.astimezone(self.tz)))
+                local_now = now.astimezone(self.tz)
+                refusals.append(BudgetRefusal(scope, limit, spent, self.currency, end, local_now))
         if not refusals:
             return None
         return max(refusals, key=lambda r: r.resets_at)

@@ -1,17 +1,28 @@
-"""The model catalog: every Moonshot fact that can change (ids, windows, prices, limits) as data.
+"""The model catalog: every Moonshot fact that can change (ids, windows, prices, limits,
+capabilities, fees, the billing currency) as data.
 
-The built-in defaults are the product brief's table. ``KIMI_MODELS_FILE`` points to a TOML file that
-adds models or overrides single keys of built-in ones, so an operator can match their own account
-without a code change.
+The built-in catalog is ``core/catalog_data/builtin.toml`` (CNY, api.moonshot.cn) with
+``builtin_usd.toml``'s prices on top when the account bills in USD (api.moonshot.ai).
+``KIMI_MODELS_FILE`` points to a TOML file in the same format that adds models or overrides single
+keys of built-in ones, so an operator can match their own account without a code change.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CURRENCIES = ("CNY", "USD")
+CURRENCY_SIGNS = {"CNY": "¥", "USD": "$"}
+# Tool-fee keys of the [tools] table and the tool call each one is charged for.
+TOOL_FEE_KEYS = {"web_search_fee": "$web_search"}
 
 
 class CatalogError(ValueError):
@@ -29,7 +40,9 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """One model as the catalog knows it. Prices are CNY per million tokens."""
+    """One model as the catalog knows it. Prices are per million tokens, in the catalog's
+    currency. ``thinking``: streams ``reasoning_content`` before its answer; ``vision``: accepts
+    images; ``tpd``: the account's tokens per day for it, if known."""
 
     id: str
     context_window: int
@@ -43,13 +56,17 @@ class ModelSpec:
     send_temperature: bool = True
     fixed_temperature: float | None = None
     description: str = ""
+    thinking: bool = False
+    vision: bool = False
+    tpd: int | None = None
 
     @property
     def limits(self) -> Limits:
         return Limits(self.rpm, self.tpm, self.concurrency)
 
-    def cost_cny(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
-        """Cost of one call; cached prompt tokens use the cache-hit price where there is one."""
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """Tokens' cost of one call in the catalog's currency; cached prompt tokens use the
+        cache-hit price where there is one."""
         cached = min(max(cached_tokens, 0), prompt_tokens)
         cached_price = (
             self.input_price if self.cached_input_price is None else self.cached_input_price
@@ -60,37 +77,39 @@ class ModelSpec:
         ) / 1_000_000
 
 
-_BUILTIN: tuple[ModelSpec, ...] = (
-    ModelSpec("kimi-k2", 131072, 8192, 12.0, 36.0, 10, 300_000, 3, description="current flagship"),
-    ModelSpec(
-        "moonshot-v1-128k",
-        131072,
-        8192,
-        14.0,
-        42.0,
-        10,
-        300_000,
-        3,
-        description="previous flagship",
-    ),
-    ModelSpec("moonshot-v1-32k", 32768, 8192, 6.0, 18.0, 30, 300_000, 5, description="standard"),
-    ModelSpec("moonshot-v1-8k", 8192, 8192, 4.0, 12.0, 30, 300_000, 5, description="basic"),
-)
-
 _INT_KEYS = {"context_window", "max_output", "rpm", "tpm", "concurrency"}
 _FLOAT_KEYS = {"input_price", "output_price", "cached_input_price", "fixed_temperature"}
-_BOOL_KEYS = {"send_temperature"}
+_OPTIONAL_INT_KEYS = {"tpd"}
+_BOOL_KEYS = {"send_temperature", "thinking", "vision"}
 _STR_KEYS = {"description"}
-_MODEL_KEYS = _INT_KEYS | _FLOAT_KEYS | _BOOL_KEYS | _STR_KEYS
+_MODEL_KEYS = _INT_KEYS | _OPTIONAL_INT_KEYS | _FLOAT_KEYS | _BOOL_KEYS | _STR_KEYS
+_TOP_LEVEL = {"models", "user_limits", "tools", "currency", "day_timezone"}
 _USER_LIMIT_KEYS = {"rpm", "tpm", "concurrency"}
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """The models this service may use, and the optional per-user limits."""
+    """The models this service may use, the optional per-user limits, the currency every price
+    is in, per-call tool fees (keyed by the tool call's name) and the day a daily limit counts."""
 
     models: Mapping[str, ModelSpec]
     user_limits: Mapping[str, int]
+    currency: str = "CNY"
+    tool_fees: Mapping[str, float] = field(default_factory=dict)
+    day_timezone: str = "Asia/Shanghai"
+
+    @property
+    def currency_sign(self) -> str:
+        return CURRENCY_SIGNS.get(self.currency, self.currency + " ")
+
+    def fee_for(self, tool_name: str) -> float:
+        """What one call of ``tool_name`` costs on top of its tokens (0 for most tools)."""
+        return self.tool_fees.get(tool_name, 0.0)
+
+    def only(self, model_ids: Iterable[str]) -> Catalog:
+        """The catalog narrowed to ``model_ids`` (e.g. what the account serves), order kept."""
+        keep = set(model_ids)
+        return replace(self, models={k: v for k, v in self.models.items() if k in keep})
 
     def __contains__(self, model_id: object) -> bool:
         return model_id in self.models
@@ -121,15 +140,33 @@ class Catalog:
         return sorted(self.models.values(), key=lambda m: (m.context_window, m.input_price))
 
 
-def builtin_catalog() -> Catalog:
-    return Catalog(models={m.id: m for m in _BUILTIN}, user_limits={})
+def currency_for(base_url: str | None) -> str:
+    """Moonshot bills api.moonshot.ai accounts in USD and api.moonshot.cn ones in CNY."""
+    host = urlsplit(base_url or "").hostname or ""
+    return "USD" if host.endswith(".ai") else "CNY"
 
 
-def load_catalog(path: str | Path | None) -> Catalog:
-    """The built-in catalog, with the TOML file at ``path`` (if any) applied on top."""
-    base = builtin_catalog()
+@cache
+def _builtin_data(name: str) -> dict[str, Any]:
+    text = resources.files("core.catalog_data").joinpath(name).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def builtin_catalog(currency: str = "CNY") -> Catalog:
+    """The built-in models with the prices of ``currency``."""
+    empty = Catalog(models={}, user_limits={}, currency=currency)
+    catalog = apply_overrides(empty, _builtin_data("builtin.toml"), source="built-in catalog")
+    if currency == "USD":
+        catalog = apply_overrides(catalog, _builtin_data("builtin_usd.toml"), "built-in USD prices")
+    return replace(catalog, currency=currency)
+
+
+def load_catalog(path: str | Path | None, *, base_url: str | None = None) -> Catalog:
+    """The built-in catalog, with the TOML file at ``path`` (if any) applied on top. The
+    currency is the file's ``currency`` key, else the one ``base_url`` bills in."""
+    currency = currency_for(base_url)
     if path is None or str(path) == "":
-        return base
+        return builtin_catalog(currency)
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -139,15 +176,19 @@ def load_catalog(path: str | Path | None) -> Catalog:
         raise CatalogError(f"KIMI_MODELS_FILE: cannot read {file}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"KIMI_MODELS_FILE: {file} is not valid TOML: {exc}") from None
-    return apply_overrides(base, data, source=f"KIMI_MODELS_FILE ({file})")
+    source = f"KIMI_MODELS_FILE ({file})"
+    if "currency" in data:
+        currency = _currency(data["currency"], source)
+    return apply_overrides(builtin_catalog(currency), data, source=source)
 
 
 def apply_overrides(base: Catalog, data: Mapping[str, Any], source: str = "models file") -> Catalog:
-    unknown_sections = set(data) - {"models", "user_limits"}
+    unknown_sections = set(data) - _TOP_LEVEL
     if unknown_sections:
         key = sorted(unknown_sections)[0]
         raise CatalogError(
-            f"{source}: unknown section {key!r} (expected [models.*] or [user_limits])"
+            f"{source}: unknown key {key!r} (expected currency, day_timezone, [tools], "
+            "[models.*] or [user_limits])"
         )
     models = dict(base.models)
     raw_models = data.get("models", {})
@@ -163,7 +204,40 @@ def apply_overrides(base: Catalog, data: Mapping[str, Any], source: str = "model
         if key not in _USER_LIMIT_KEYS:
             raise CatalogError(f"{source}: user_limits.{key}: unknown key (rpm, tpm, concurrency)")
         user_limits[key] = _positive_int(f"user_limits.{key}", value, source)
-    return Catalog(models=models, user_limits=user_limits)
+    tool_fees = dict(base.tool_fees)
+    raw_tools = data.get("tools", {})
+    if not isinstance(raw_tools, Mapping):
+        raise CatalogError(f"{source}: 'tools' must be a table")
+    for key, value in raw_tools.items():
+        if key not in TOOL_FEE_KEYS:
+            known = ", ".join(sorted(TOOL_FEE_KEYS))
+            raise CatalogError(f"{source}: tools.{key}: unknown key ({known})")
+        tool_fees[TOOL_FEE_KEYS[key]] = _non_negative_float(f"tools.{key}", value, source)
+    currency = _currency(data["currency"], source) if "currency" in data else base.currency
+    day_timezone = base.day_timezone
+    if "day_timezone" in data:
+        day_timezone = _timezone(data["day_timezone"], source)
+    return Catalog(
+        models=models,
+        user_limits=user_limits,
+        currency=currency,
+        tool_fees=tool_fees,
+        day_timezone=day_timezone,
+    )
+
+
+def _currency(value: Any, source: str) -> str:
+    if value not in CURRENCIES:
+        raise CatalogError(f'{source}: currency: must be "CNY" or "USD", got {value!r}')
+    return str(value)
+
+
+def _timezone(value: Any, source: str) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CatalogError(f"{source}: day_timezone: unknown time zone {value!r}") from None
+    return str(value)
 
 
 def _model_from_toml(
@@ -177,7 +251,7 @@ def _model_from_toml(
         name = f"{where}.{key}"
         if key not in _MODEL_KEYS:
             raise CatalogError(f"{source}: {name}: unknown key")
-        if key in _INT_KEYS:
+        if key in _INT_KEYS | _OPTIONAL_INT_KEYS:
             parsed[key] = _positive_int(name, value, source)
         elif key in _FLOAT_KEYS:
             parsed[key] = _non_negative_float(name, value, source)

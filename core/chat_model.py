@@ -12,8 +12,9 @@ from core.kimi import Completion, DeltaCallback, RetryCallback
 
 
 class ChatModel(Protocol):
-    """Streams one answer; text goes to ``on_delta`` as it arrives, retries are announced
-    through ``on_retry``, and every failure is a typed ``KimiError``."""
+    """Streams one answer; text goes to ``on_delta`` and a thinking model's reasoning to
+    ``on_reasoning`` as they arrive, retries are announced through ``on_retry``, and every
+    failure is a typed ``KimiError``."""
 
     async def stream(
         self,
@@ -25,4 +26,5 @@ class ChatModel(Protocol):
         tools: Sequence[Mapping[str, Any]] | None = None,
         on_delta: DeltaCallback | None = None,
         on_retry: RetryCallback | None = None,
+        on_reasoning: DeltaCallback | None = None,
     ) -> Completion: ...

@@ -83,8 +83,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "usage",
         {
-            "en": "your tokens and cost (CNY) today, this month and all time",
-            "zh": "你今天、本月和累计的 token 用量与费用（人民币）",
+            "en": "your tokens and cost today, this month and all time",
+            "zh": "你今天、本月和累计的 token 用量与费用",
         },
         conversation=False,
     ),

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from core import command_registry, texts
 from core.access import AccessPolicy
+from core.account import AccountUnavailable, Balance
 from core.catalog import Catalog
 from core.documents.library import DocumentLibrary
 from core.types import Incoming, ReplySink
@@ -17,6 +18,7 @@ from storage import Database
 
 MAX_SYSTEM_PROMPT_CHARS = 8000
 Handler = Callable[[str, Incoming, str], Awaitable[str | None]]
+BalanceSource = Callable[[], Awaitable[Balance]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,9 @@ class CommandHandler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         library: DocumentLibrary | None = None,
         web_search: bool = True,
+        balance: BalanceSource | None = None,
     ) -> None:
+        self._balance = balance
         self._library = library
         self._web_search_default = web_search
         self._web_search_available = web_search
@@ -111,6 +115,8 @@ class CommandHandler:
             incoming.key, is_group=incoming.is_group
         )
         current = conversation.model or self._default_model
+        if current not in self._catalog:  # no longer served: answers use the default
+            current = self._default_model
         models = self._model_list(current, lang)
         if not args:
             return texts.text("model_current", lang, model=current, models=models)
@@ -131,6 +137,7 @@ class CommandHandler:
                 window=spec.context_window // 1024,
                 input=spec.input_price,
                 output=spec.output_price,
+                sign=self._catalog.currency_sign,
             )
             if spec.description:
                 line += texts.text("model_note", lang, description=spec.description)
@@ -156,11 +163,30 @@ class CommandHandler:
     async def _usage(self, _args: str, incoming: Incoming, lang: str) -> str:
         now = self._clock()
         mine = await usage_periods(self._db, now, self._tz, user_id=incoming.author.id)
-        report = format_periods(texts.text("usage_mine", lang), mine, lang)
+        currency = self._catalog.currency  # dresses the zeros of periods without calls
+        report = format_periods(texts.text("usage_mine", lang), mine, lang, currency)
         if incoming.is_group:
             group = await usage_periods(self._db, now, self._tz, chat_key=incoming.key.label())
-            report += "\n\n" + format_periods(texts.text("usage_chat", lang), group, lang)
+            chat_title = texts.text("usage_chat", lang)
+            report += "\n\n" + format_periods(chat_title, group, lang, currency)
+        elif self._balance is not None and self._access.is_admin(incoming.author.id):
+            report += "\n\n" + await self._balance_line(lang)
         return report
+
+    async def _balance_line(self, lang: str) -> str:
+        """The account's balance, for an admin in a private chat (a group would see it too)."""
+        assert self._balance is not None
+        try:
+            balance = await self._balance()
+        except AccountUnavailable as exc:
+            return texts.text("usage_balance_unknown", lang, reason=str(exc))
+        return texts.text(
+            "usage_balance",
+            lang,
+            available=balance.money(balance.available),
+            voucher=balance.money(balance.voucher),
+            cash=balance.money(balance.cash),
+        )
 
     async def _docs(self, _args: str, incoming: Incoming, lang: str) -> str:
         if self._library is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.catalog import Catalog, CatalogError, load_catalog
@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     moonshot_base_url: str = "https://api.moonshot.cn/v1"
     kimi_model: str = "kimi-k2"
     kimi_models_file: str | None = None
-    kimi_max_output: int = Field(default=2048, gt=0)
+    # An operator's cap on max_tokens; unset = each model's catalog max_output (clamped to what
+    # the window leaves after the prompt). Answers that reach it are continued (Partial Mode).
+    kimi_max_output: int | None = Field(default=None, gt=0)
+    # Partial Mode continuations of an answer cut at max_tokens, before it is reported as cut.
+    kimi_max_continuations: int = Field(default=4, ge=0, le=50)
     kimi_temperature: float = Field(default=0.3, ge=0.0, le=1.0)
     kimi_system_prompt: str = (
         "You are Kimi, a helpful assistant made by Moonshot AI. Answer in the language of the user."
@@ -78,9 +82,25 @@ class Settings(BaseSettings):
     worker_dead_after: float = Field(default=45.0, gt=0)
     log_format: str = "text"
     limit_max_wait: float = Field(default=60.0, ge=0)
-    budget_user_daily_cny: float | None = Field(default=None, gt=0)
-    budget_user_monthly_cny: float | None = Field(default=None, gt=0)
-    budget_global_monthly_cny: float | None = Field(default=None, gt=0)
+    # Spending caps in the catalog's currency; the *_CNY names of earlier releases still work.
+    budget_user_daily: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("budget_user_daily", "budget_user_daily_cny"),
+    )
+    budget_user_monthly: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("budget_user_monthly", "budget_user_monthly_cny"),
+    )
+    budget_global_monthly: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("budget_global_monthly", "budget_global_monthly_cny"),
+    )
+    # The Moonshot balance (catalog currency) under which ADMINS get a direct message, once a day.
+    balance_alert_below: float | None = None
+    balance_check_every: float = Field(default=900.0, ge=0)  # seconds; 0: never checked
     host: str = "127.0.0.1"
     web_chat: bool = True
     web_token: SecretStr | None = None
@@ -177,7 +197,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.kimi_models_file)
+        return load_catalog(self.kimi_models_file, base_url=self.moonshot_base_url)
 
     @property
     def telegram_enabled(self) -> bool:

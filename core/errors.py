@@ -13,6 +13,8 @@ class KimiError(Exception):
     """
 
     retryable: bool = False
+    # The account (not this request) is stuck: the bot's ADMINS are told once (core.admin_alerts).
+    alerts_admins: bool = False
     kind: str = "error"
     user_message: str = english("kimi_error")
 
@@ -27,9 +29,19 @@ class RateLimited(KimiError):
     retryable = True
     user_message = english("kimi_rate_limited")
 
-    def __init__(self, detail: str = "", *, wait_seconds: float = 1.0, status: int | None = 429):
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        wait_seconds: float = 1.0,
+        status: int | None = 429,
+        wait_given: bool = True,
+    ):
         super().__init__(detail, status=status)
         self.wait_seconds = wait_seconds
+        # False for Moonshot's TPM wording, which names no wait: ``wait_seconds`` is then a
+        # placeholder that a caller with its own window estimate (the limiter) should replace.
+        self.wait_given = wait_given
 
 
 class Overloaded(KimiError):
@@ -83,5 +95,21 @@ class ContentFiltered(KimiError):
 
 
 class QuotaExceeded(KimiError):
+    """429 exceeded_current_quota_error: the balance is exhausted (or the account suspended)."""
+
     kind = "quota"
+    alerts_admins = True
     user_message = english("kimi_quota")
+
+
+class DailyLimitReached(KimiError):
+    """The account's tokens per day (TPD) for a model are spent; nothing helps until the day
+    turns, so it is not retried. ``model`` is the model whose day is spent."""
+
+    kind = "daily_limit"
+    alerts_admins = True
+    user_message = english("kimi_daily_limit")
+
+    def __init__(self, detail: str = "", *, model: str = "", status: int | None = 429) -> None:
+        super().__init__(detail, status=status)
+        self.model = model

@@ -33,6 +33,9 @@ DeltaCallback = Callable[[str], Awaitable[None]]
 RetryCallback = Callable[[errors.KimiError, float, int], Awaitable[None]]
 
 _WAIT_RE = re.compile(r"after\s+(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
+# Moonshot's TPM and TPD 429s: "request reached organization TPD rate limit, current:X, limit:Y"
+# (no wait named, unlike the RPM and concurrency ones).
+_TOKEN_LIMIT_RE = re.compile(r"\b(TPM|TPD)\b", re.IGNORECASE)
 _TOO_LONG_RE = re.compile(r"exceeded model token limit|context length|too long", re.IGNORECASE)
 
 
@@ -72,8 +75,14 @@ class Completion:
     first_token_s: float | None = None
 
     def assistant_message(self) -> dict[str, Any]:
-        """The assistant message to append to history before tool results (kept unchanged)."""
+        """The assistant message to append to history before tool results (kept unchanged).
+
+        A thinking model's reasoning goes back with it: Moonshot refuses a tool-call message of
+        a thinking model without its ``reasoning_content`` (400 "thinking is enabled but
+        reasoning_content is missing in assistant tool call message")."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.reasoning:
+            message["reasoning_content"] = self.reasoning
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -148,8 +157,11 @@ class KimiClient:
         tools: Sequence[Mapping[str, Any]] | None = None,
         on_delta: DeltaCallback | None = None,
         on_retry: RetryCallback | None = None,
+        on_reasoning: DeltaCallback | None = None,
     ) -> Completion:
-        """Stream one answer, retrying per the policy while nothing has been shown yet."""
+        """Stream one answer, retrying per the policy while no answer text has been shown yet
+        (reasoning may have been: a retry thinks again)."""
+        callbacks = _Callbacks(on_delta, on_reasoning)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -158,7 +170,7 @@ class KimiClient:
             try:
                 async with asyncio.timeout(self.total_timeout):
                     await self._stream_once(
-                        result, model, messages, max_tokens, temperature, tools, on_delta, started
+                        result, model, messages, max_tokens, temperature, tools, callbacks, started
                     )
                 result.latency_s = time.monotonic() - started
                 return result
@@ -192,7 +204,7 @@ class KimiClient:
         max_tokens: int,
         temperature: float | None,
         tools: Sequence[Mapping[str, Any]] | None,
-        on_delta: DeltaCallback | None,
+        callbacks: _Callbacks,
         started: float,
     ) -> None:
         params: dict[str, Any] = {
@@ -223,10 +235,10 @@ class KimiClient:
                         break
                     chunk = json.loads(data)
                     if isinstance(chunk, dict) and chunk.get("error"):
-                        raise _error_from_body(chunk, status=None)
-                    await _apply_chunk(chunk, result, calls, on_delta, started)
+                        raise _error_from_body(chunk, status=None, model=model.id)
+                    await _apply_chunk(chunk, result, calls, callbacks, started)
         except openai.APIStatusError as exc:
-            raise error_from_status(exc) from None
+            raise error_from_status(exc, model.id) from None
         except openai.APITimeoutError:
             raise errors.StreamInterrupted(
                 "no data from Moonshot within the idle timeout"
@@ -244,11 +256,17 @@ class KimiClient:
             raise errors.StreamInterrupted("stream ended without [DONE]")
 
 
+@dataclass(frozen=True, slots=True)
+class _Callbacks:
+    on_delta: DeltaCallback | None
+    on_reasoning: DeltaCallback | None
+
+
 async def _apply_chunk(
     chunk: Mapping[str, Any],
     result: Completion,
     calls: dict[int, ToolCall],
-    on_delta: DeltaCallback | None,
+    callbacks: _Callbacks,
     started: float,
 ) -> None:
     """Fold one SSE chunk into ``result``: text, reasoning, tool-call fragments, usage."""
@@ -260,8 +278,11 @@ async def _apply_chunk(
         if choice.get("finish_reason"):
             result.finish_reason = choice["finish_reason"]
         delta = choice.get("delta") or {}
-        if delta.get("reasoning_content"):
-            result.reasoning += delta["reasoning_content"]
+        thought = delta.get("reasoning_content")
+        if thought:
+            result.reasoning += thought
+            if callbacks.on_reasoning is not None:
+                await callbacks.on_reasoning(thought)
         for fragment in delta.get("tool_calls") or []:
             _merge_tool_fragment(calls, fragment)
         text = delta.get("content")
@@ -269,8 +290,8 @@ async def _apply_chunk(
             if result.first_token_s is None:
                 result.first_token_s = time.monotonic() - started
             result.text += text
-            if on_delta is not None:
-                await on_delta(text)
+            if callbacks.on_delta is not None:
+                await callbacks.on_delta(text)
 
 
 def _merge_tool_fragment(calls: dict[int, ToolCall], fragment: Mapping[str, Any]) -> None:
@@ -299,12 +320,14 @@ def _usage(raw: Mapping[str, Any]) -> Usage:
     )
 
 
-def error_from_status(exc: openai.APIStatusError) -> errors.KimiError:
+def error_from_status(exc: openai.APIStatusError, model: str = "") -> errors.KimiError:
     """Map an SDK status error to our typed error (also used by the files API)."""
-    return _error_from_body(exc.body, status=exc.status_code, fallback=exc.message)
+    return _error_from_body(exc.body, status=exc.status_code, fallback=exc.message, model=model)
 
 
-def _error_from_body(body: object, *, status: int | None, fallback: str = "") -> errors.KimiError:
+def _error_from_body(
+    body: object, *, status: int | None, fallback: str = "", model: str = ""
+) -> errors.KimiError:
     """Map Moonshot's ``{"error": {"type", "message"}}`` and the HTTP status to a typed error."""
     error = body.get("error", body) if isinstance(body, Mapping) else None
     kind = str(error.get("type") or "") if isinstance(error, Mapping) else ""
@@ -319,8 +342,11 @@ def _error_from_body(body: object, *, status: int | None, fallback: str = "") ->
         return errors.ContentFiltered(detail, status=status)
     if status == 429 or kind == "rate_limit_reached_error":
         match = _WAIT_RE.search(message)
+        dimension = _TOKEN_LIMIT_RE.search(message)
+        if match is None and dimension is not None and dimension.group(1).upper() == "TPD":
+            return errors.DailyLimitReached(detail, model=model, status=status)
         wait = float(match.group(1)) if match else 1.0
-        return errors.RateLimited(detail, wait_seconds=wait, status=status)
+        return errors.RateLimited(detail, wait_seconds=wait, status=status, wait_given=bool(match))
     if status == 401:
         return errors.AuthFailed(detail, status=status)
     if status == 403:

@@ -42,7 +42,11 @@ FIRST_TOKEN_SECONDS = Histogram(
     buckets=_FIRST_TOKEN_BUCKETS,
 )
 TOKENS = Counter("kimi_tokens", "Tokens billed by Moonshot", ["model", "kind"])
-COST = Counter("kimi_cost_cny", "Cost of Moonshot calls in CNY", ["model"])
+COST = Counter(
+    "kimi_cost",
+    "Cost of Moonshot calls (tokens and tool fees), in the currency the account bills in",
+    ["model", "currency"],
+)
 LIMITER_WAITS = Counter("kimi_limiter_waits", "Moonshot calls that queued for a limit", ["model"])
 LIMITER_WAIT_SECONDS = Histogram(
     "kimi_limiter_wait_seconds",
@@ -72,6 +76,11 @@ LOCKS_LOST = Counter(
 TELEGRAM_POLLING = Gauge(
     "kimi_telegram_polling", "1 while this worker holds the Telegram polling lease"
 )
+ACCOUNT_BALANCE = Gauge(
+    "kimi_account_balance",
+    "The Moonshot account's balance in the catalog's currency, as last checked",
+    ["kind"],
+)
 
 
 def record_turn(platform: str, outcome: str, seconds: float) -> None:
@@ -86,7 +95,7 @@ def record_usage(entries: list[UsageEntry]) -> None:
         TOKENS.labels(model=entry.model, kind="prompt").inc(entry.prompt_tokens)
         TOKENS.labels(model=entry.model, kind="completion").inc(entry.completion_tokens)
         TOKENS.labels(model=entry.model, kind="cached").inc(entry.cached_tokens)
-        COST.labels(model=entry.model).inc(max(0.0, entry.cost_cny))
+        COST.labels(model=entry.model, currency=entry.currency).inc(max(0.0, entry.cost))
         if entry.first_token_ms is not None:
             FIRST_TOKEN_SECONDS.labels(model=entry.model).observe(entry.first_token_ms / 1000)
 
@@ -120,6 +129,12 @@ def record_lock_lost() -> None:
 
 def set_telegram_polling(active: bool) -> None:
     TELEGRAM_POLLING.set(1 if active else 0)
+
+
+def set_account_balance(amounts: dict[str, float]) -> None:
+    """The balance check's result: ``kind`` is available, voucher or cash."""
+    for kind, amount in amounts.items():
+        ACCOUNT_BALANCE.labels(kind=kind).set(amount)
 
 
 def render(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:

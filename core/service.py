@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.access import AccessPolicy
+from core.account import AccountFacts, ServedCatalog, served_catalog
+from core.admin_alerts import AdminAlerts
 from core.assistant import Assistant
 from core.budgets import Budgets
 from core.config import Settings, require_api_key
@@ -33,6 +35,9 @@ class Services:
     limiter: Limiter
     locks: ConversationLocks = field(default_factory=InProcessLocks)
     redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (locks, leases, readiness)
+    account: AccountFacts | None = None  # the served models and the balance, asked of Moonshot
+    alerts: AdminAlerts | None = None  # adapters with direct messages register themselves here
+    served: ServedCatalog | None = None  # what start-up learnt of the served models (run only)
 
     @property
     def conversations(self) -> Conversations:
@@ -72,8 +77,14 @@ def build_locks(settings: Settings, db: Database, redis: Any = None) -> Conversa
     return InProcessLocks()
 
 
-async def start_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Everything the adapters need; applies migrations first so a fresh database just works."""
+async def start_services(
+    settings: Settings, *, migrate: bool = True, check_served: bool = False
+) -> Services:
+    """Everything the adapters need; applies migrations first so a fresh database just works.
+
+    ``check_served`` (``kimi-bot run``): ask Moonshot which models the key is served, stop with
+    :class:`core.account.ModelNotServed` if KIMI_MODEL is not one, and offer only the served
+    catalog models."""
     api_key = require_api_key(settings)
     db = Database(
         settings.database_url,
@@ -88,6 +99,18 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         timeout=settings.kimi_request_timeout,
         policy=RetryPolicy(max_retries=settings.kimi_max_retries),
     )
+    account = AccountFacts(kimi.sdk, currency=settings.catalog.currency)
+    catalog = settings.catalog
+    served: ServedCatalog | None = None
+    if check_served:
+        try:
+            served = await served_catalog(account, catalog, settings.kimi_model)
+        except BaseException:
+            await kimi.close()
+            await db.close()
+            raise
+        catalog = served.catalog
+    alerts = AdminAlerts(settings.admins, Conversations(db).claim_event)
     limiter = build_limiter(settings)
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     locks = build_locks(settings, db, redis)
@@ -95,7 +118,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
     assistant = Assistant(
         db=db,
         kimi=kimi,
-        catalog=settings.catalog,
+        catalog=catalog,
         default_model=settings.kimi_model,
         turn_settings=TurnSettings(
             system_prompt=settings.kimi_system_prompt,
@@ -103,6 +126,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
             temperature=settings.kimi_temperature,
             web_search=settings.kimi_web_search,
             tool_max_rounds=settings.kimi_tool_max_rounds,
+            max_continuations=settings.kimi_max_continuations,
             checkpoint_every=settings.answer_checkpoint_every,
         ),
         timezone=settings.kimi_timezone,
@@ -115,6 +139,8 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         budgets=Budgets.from_settings(settings, db),
         worker_id=new_worker_id(),
         locks=locks,
+        account=account,
+        alerts=alerts,
     )
     log.debug("conversation locks: %s", type(getattr(locks, "shared", locks)).__name__)
     return Services(
@@ -125,4 +151,7 @@ async def start_services(settings: Settings, *, migrate: bool = True) -> Service
         limiter=limiter,
         locks=locks,
         redis=redis,
+        account=account,
+        alerts=alerts,
+        served=served,
     )

@@ -64,10 +64,12 @@ class TokenEstimator:
         return round(raw_tokens * self.factor) + MESSAGE_OVERHEAD
 
     def message(self, message: Mapping[str, Any]) -> int:
+        """One message: its content, and a thinking model's reasoning sent back with it."""
         content = message.get("content") or ""
         if not isinstance(content, str):
             content = str(content)
-        return self.text(content) + MESSAGE_OVERHEAD
+        reasoning = message.get("reasoning_content") or ""
+        return self.text(content) + self.text(str(reasoning)) + MESSAGE_OVERHEAD
 
     def messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
         return sum(self.message(m) for m in messages)

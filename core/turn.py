@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from core import errors, metrics, texts
 from core.answer_row import AnswerRow
@@ -18,12 +20,12 @@ from core.chat_model import ChatModel
 from core.context import BuiltContext, ContextBuilder, MessageOverBudget
 from core.documents.in_turn import DocumentContext, DocumentTurn
 from core.documents.library import DocumentLibrary
-from core.documents.planning import max_tokens_for
 from core.kimi import Completion, KimiClient
 from core.ledger import usage_entry
 from core.limits import LimitedKimi, Limiter, wait_notice
+from core.output_budget import OutputBudget
 from core.tokens import TokenEstimator, raw_estimate
-from core.tools.loop import ToolLoop
+from core.tools.loop import RoundHandlers, ToolLoop
 from core.tools.registry import ToolRegistry
 from core.turn_progress import TurnProgress
 from core.types import Incoming, ReplySink
@@ -38,10 +40,11 @@ WEB_SEARCH_OPTION = "web_search"
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
     system_prompt: str
-    max_output: int
+    max_output: int | None  # KIMI_MAX_OUTPUT: None = each model's catalog max_output
     temperature: float
     web_search: bool = True
     tool_max_rounds: int = 5
+    max_continuations: int = 4
     # Seconds between saves of a streaming answer's text, so a worker that dies mid-answer
     # leaves what the user saw in the history (recovery marks it incomplete, not failed).
     checkpoint_every: float = 5.0
@@ -62,6 +65,7 @@ class TurnServices:
 
     db: Database
     kimi: KimiClient
+    catalog: Catalog
     estimator: TokenEstimator
     builder: ContextBuilder
     settings: TurnSettings
@@ -94,6 +98,7 @@ class TurnRunner:
         self._services = TurnServices(
             db=db,
             kimi=kimi,
+            catalog=catalog,
             estimator=estimator,
             builder=builder,
             settings=settings,
@@ -145,14 +150,27 @@ class Turn:
         return self._documents.model
 
     @property
-    def _max_tokens(self) -> int:
-        return max_tokens_for(self._model, self._services.settings.max_output)
+    def _output(self) -> OutputBudget:
+        return OutputBudget(self._model, self._services.settings.max_output)
+
+    def _max_tokens(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None
+    ) -> int:
+        """``max_tokens`` for one call: what the window leaves after this prompt, up to the
+        model's max output (and the operator's cap)."""
+        estimator = self._services.estimator
+        prompt = estimator.messages(messages)
+        if tools:
+            prompt += estimator.text(json.dumps(list(tools), ensure_ascii=False))
+        return self._output.for_prompt(prompt)
 
     async def run(self) -> TurnOutcome:
         """Answer, store and show; a model failure ends the answer visibly, never raises."""
         await self._prepare_documents()
         try:
-            self._context = await self._build_context(self._model.context_window - self._max_tokens)
+            self._context = await self._build_context(
+                self._model.context_window - self._output.reserve
+            )
         except MessageOverBudget as exc:
             return await self._refuse(exc)
         row = AnswerRow.start(
@@ -219,7 +237,20 @@ class Turn:
         """Stream the answer through the tool loop; if the context is still too long for
         Moonshot on the first call, shrink it once and retry."""
         services = self._services
-        loop = ToolLoop(self._chat_model(), services.tools, services.settings.tool_max_rounds)
+        settings = services.settings
+        loop = ToolLoop(
+            self._chat_model(),
+            services.tools,
+            max_rounds=settings.tool_max_rounds,
+            max_continuations=settings.max_continuations,
+        )
+        handlers = RoundHandlers(
+            on_delta=self._show,
+            on_retry=self._announce_retry,
+            on_status=self._sink.notice,
+            on_completion=self._bill,
+            on_reasoning=self._think,
+        )
         web_search = self._conversation.options.get(WEB_SEARCH_OPTION, services.settings.web_search)
         tools = services.tools.specs(web_search=bool(web_search))
         for attempt in (1, 2):
@@ -227,13 +258,10 @@ class Turn:
                 await loop.run(
                     model=self._model,
                     messages=self._context.messages,
-                    max_tokens=self._max_tokens,
-                    temperature=services.settings.temperature,
+                    output=self._max_tokens,
+                    temperature=settings.temperature,
                     tools=tools,
-                    on_delta=self._show,
-                    on_retry=self._announce_retry,
-                    on_status=self._sink.notice,
-                    on_completion=self._bill,
+                    handlers=handlers,
                     lang=self._lang,
                 )
                 break
@@ -268,6 +296,11 @@ class Turn:
         self._progress.shown.append(delta)
         await self._sink.append(delta)
 
+    async def _think(self, delta: str) -> None:
+        """A thinking model's reasoning: kept with the answer, shown apart from it."""
+        self._progress.reasoning.append(delta)
+        await self._sink.thinking(delta)
+
     async def _bill(self, completion: Completion) -> None:
         self._progress.completions.append(completion)
 
@@ -288,6 +321,7 @@ class Turn:
                 answer_id,
                 self._context.estimate,
                 self._services.estimator,
+                catalog=self._services.catalog,
             )
             for completion in self._progress.completions
         ]
@@ -297,32 +331,42 @@ class Turn:
     async def _complete(self, row: AnswerRow) -> TurnOutcome:
         """Store the finished answer and show it (an empty one counts as a server error)."""
         answer_id = await row.id()
-        text = self._progress.text
-        final = self._progress.completions[-1]
-        status = COMPLETE if text.strip() else FAILED
+        progress = self._progress
+        text = progress.text
+        cut = progress.completions[-1].finish_reason == "length"  # even after continuing
+        if not text.strip():
+            status, error = FAILED, "only reasoning, cut at max_tokens" if cut else "empty answer"
+        else:
+            status, error = (INCOMPLETE, "cut at max_tokens") if cut else (COMPLETE, None)
         try:
             await row.finish(
                 text,
                 status=status,
-                error=None if text.strip() else f"empty answer ({final.finish_reason})",
+                error=error,
                 usage=self._usage(answer_id),
+                reasoning=progress.reasoning_text,
             )
         except Exception:  # not stored: end the visible answer with what was said, then report
             await self._sink.abort(text, texts.text("internal", self._lang))
             raise
         if status == FAILED:
-            error = errors.ServerError("Kimi returned an empty answer")
-            await self._sink.abort("", texts.error_text(error, self._lang))
-            return TurnOutcome(FAILED, "", answer_id, error, self._progress.completions)
+            failure = errors.ServerError(f"Kimi returned no answer text ({error})")
+            message = (
+                texts.text("thinking_cut", self._lang)
+                if cut
+                else texts.error_text(failure, self._lang)
+            )
+            await self._sink.abort("", message)
+            return TurnOutcome(FAILED, "", answer_id, failure, progress.completions)
         shown = text
-        if final.finish_reason == "length":
+        if cut:
             shown += "\n\n" + texts.text(
-                "incomplete", self._lang, reason="max output length reached"
+                "incomplete", self._lang, reason=texts.text("reason_max_output", self._lang)
             )
         if self._documents.footer:
             shown += "\n\n" + self._documents.footer
         await self._sink.complete(shown)
-        return TurnOutcome(COMPLETE, text, answer_id, None, self._progress.completions)
+        return TurnOutcome(status, text, answer_id, None, progress.completions)
 
     async def _ended_early(self, row: AnswerRow, reason: errors.KimiError | str) -> TurnOutcome:
         """Close an unfinished answer and report it; a model error travels with the outcome."""
@@ -342,7 +386,13 @@ class Turn:
         else:
             detail, message = reason, texts.text(reason, self._lang)
         try:
-            await row.finish(partial, status=status, error=detail, usage=self._usage(answer_id))
+            await row.finish(
+                partial,
+                status=status,
+                error=detail,
+                usage=self._usage(answer_id),
+                reasoning=self._progress.reasoning_text,
+            )
         finally:  # even if the database failed, the chat's answer must not be left streaming
             try:
                 await self._sink.abort(partial, message)

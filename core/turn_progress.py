@@ -9,11 +9,17 @@ from core.kimi import Completion
 
 @dataclass(slots=True)
 class TurnProgress:
-    """What the user has seen and what has been billed so far in this turn."""
+    """What the user has seen, what the model thought, and what has been billed so far in this
+    turn."""
 
     shown: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return "".join(self.shown)
+
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(self.reasoning)

@@ -53,8 +53,10 @@ class Incoming:
 class ReplySink(Protocol):
     """Where one answer goes. Adapters implement it; they own pacing, splitting and formatting.
 
-    The core calls ``begin`` once, then any number of ``append``/``notice``, and ends with exactly
-    one of ``complete`` (the full final text) or ``abort`` (what arrived plus a reason to show).
+    The core calls ``begin`` once, then any number of ``append``/``thinking``/``notice``, and ends
+    with exactly one of ``complete`` (the full final text) or ``abort`` (what arrived plus a
+    reason to show). ``thinking`` carries a thinking model's reasoning as it streams: never part
+    of the answer; platforms show that the model thinks (a status) or the reasoning set apart.
 
     ``reply`` sends a standalone message (command output, refusals, a document acknowledgement)
     at once, as a message of its own. It may come at any time in a turn and never ends or
@@ -65,6 +67,8 @@ class ReplySink(Protocol):
     async def begin(self) -> None: ...
 
     async def append(self, delta: str) -> None: ...
+
+    async def thinking(self, delta: str) -> None: ...
 
     async def notice(self, text: str) -> None: ...
 
@@ -81,6 +85,7 @@ class CollectingSink:
 
     deltas: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     final: str | None = None
     aborted: tuple[str, str] | None = None
@@ -91,6 +96,9 @@ class CollectingSink:
 
     async def append(self, delta: str) -> None:
         self.deltas.append(delta)
+
+    async def thinking(self, delta: str) -> None:
+        self.reasoning.append(delta)
 
     async def notice(self, text: str) -> None:
         self.notices.append(text)

@@ -2,7 +2,8 @@
 
 ``render_usage`` is a pure function from report rows to text (table, CSV or JSON);
 ``run_usage_command`` reads the ledger and prints it. Days and ``--since`` dates are calendar
-days in ``KIMI_TIMEZONE``.
+days in ``KIMI_TIMEZONE``. Costs are in the currency each call was billed in; a report with calls
+in CNY and in USD has a total for each, never one sum of both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.usage_report import money
 from storage.usage import REPORT_GROUPS, UsageRow
 
 FORMATS = ("table", "csv", "json")
@@ -67,21 +69,38 @@ def parse_since(value: str | None, now: datetime, tz: tzinfo) -> datetime | None
     return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
-def _total(rows: Sequence[UsageRow]) -> UsageRow:
+def _total(rows: Sequence[UsageRow], currency: str, key: str = "TOTAL") -> UsageRow:
+    """The sum of ``rows`` (all in ``currency``)."""
     calls = sum(r.calls for r in rows)
     first_calls = sum(r.first_token_calls for r in rows)
     first_sum = sum((r.avg_first_token_ms or 0.0) * r.first_token_calls for r in rows)
     return UsageRow(
-        key="TOTAL",
+        key=key,
+        currency=currency,
         calls=calls,
         prompt_tokens=sum(r.prompt_tokens for r in rows),
         completion_tokens=sum(r.completion_tokens for r in rows),
         cached_tokens=sum(r.cached_tokens for r in rows),
-        cost_cny=sum(r.cost_cny for r in rows),
+        cost=sum(r.cost for r in rows),
         avg_latency_ms=(sum(r.avg_latency_ms * r.calls for r in rows) / calls) if calls else 0.0,
         avg_first_token_ms=(first_sum / first_calls) if first_calls else None,
         first_token_calls=first_calls,
+        tool_fees=sum(r.tool_fees for r in rows),
+        web_searches=sum(r.web_searches for r in rows),
     )
+
+
+def _totals(rows: Sequence[UsageRow]) -> list[UsageRow]:
+    """One total per currency: "TOTAL" when there is one, "TOTAL CNY" / "TOTAL USD" else."""
+    currencies = sorted({r.currency for r in rows})
+    return [
+        _total(
+            [r for r in rows if r.currency == c],
+            c,
+            "TOTAL" if len(currencies) == 1 else f"TOTAL {c}",
+        )
+        for c in currencies
+    ]
 
 
 def _record(row: UsageRow) -> dict[str, Any]:
@@ -91,7 +110,10 @@ def _record(row: UsageRow) -> dict[str, Any]:
         "completion_tokens": row.completion_tokens,
         "cached_tokens": row.cached_tokens,
         "total_tokens": row.total_tokens,
-        "cost_cny": round(row.cost_cny, 6),
+        "cost": round(row.cost, 6),
+        "currency": row.currency,
+        "web_searches": row.web_searches,
+        "tool_fees": round(row.tool_fees, 6),
         "avg_latency_ms": round(row.avg_latency_ms, 1),
         "avg_first_token_ms": None
         if row.avg_first_token_ms is None
@@ -102,7 +124,7 @@ def _record(row: UsageRow) -> dict[str, Any]:
 def render_usage(
     rows: Sequence[UsageRow], *, by: str, fmt: str = "table", since: datetime | None = None
 ) -> str:
-    """The report as text; the table and JSON add a total, CSV is rows only."""
+    """The report as text; the table and JSON add a total per currency, CSV is rows only."""
     if by not in REPORT_GROUPS:
         raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
     if fmt == "json":
@@ -111,7 +133,7 @@ def render_usage(
                 "by": by,
                 "since": None if since is None else since.isoformat(),
                 "rows": [{by: r.key, **_record(r)} for r in rows],
-                "total": _record(_total(rows)),
+                "totals": [_record(t) for t in _totals(rows)],
             },
             ensure_ascii=False,
             indent=2,
@@ -119,17 +141,18 @@ def render_usage(
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([by, *_record(_total(rows)).keys()])
+        writer.writerow([by, *_record(_total(rows, "")).keys()])
         for row in rows:
             writer.writerow([row.key, *("" if v is None else v for v in _record(row).values())])
         return out.getvalue()
     if fmt != "table":
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-    header = [_HEADERS[by], "calls", "prompt", "completion", "cached", "total", "cost ¥", "avg ms"]
-    header.append("1st token ms")
+    header = [_HEADERS[by], "calls", "prompt", "completion", "cached", "total", "cost"]
+    header += ["searches", "avg ms", "1st token ms"]
     lines = [_cells(r) for r in rows]
-    total = _cells(_total(rows))
-    widths = [max(len(c) for c in col) for col in zip(header, *lines, total, strict=True)]
+    totals = _totals(rows)
+    total_lines = [_cells(t) for t in totals]
+    widths = [max(len(c) for c in col) for col in zip(header, *lines, *total_lines, strict=True)]
 
     def fmt_line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
@@ -140,7 +163,13 @@ def render_usage(
     title = "Usage since " + (since.strftime("%Y-%m-%d %H:%M %Z") if since else "the beginning")
     if not rows:
         return f"{title}\n(no calls)"
-    return "\n".join([title, fmt_line(header), rule, *map(fmt_line, lines), rule, fmt_line(total)])
+    searches = [
+        f"web searches: {t.web_searches:,} (fee {money(t.tool_fees, t.currency)})"
+        for t in totals
+        if t.web_searches
+    ]
+    body = [fmt_line(header), rule, *map(fmt_line, lines), rule, *map(fmt_line, total_lines)]
+    return "\n".join([title, *body, *searches])
 
 
 def _cells(row: UsageRow) -> list[str]:
@@ -151,7 +180,8 @@ def _cells(row: UsageRow) -> list[str]:
         f"{row.completion_tokens:,}",
         f"{row.cached_tokens:,}",
         f"{row.total_tokens:,}",
-        f"{row.cost_cny:.4f}",
+        money(row.cost, row.currency),
+        f"{row.web_searches:,}",
         f"{row.avg_latency_ms:,.0f}",
         "-" if row.avg_first_token_ms is None else f"{row.avg_first_token_ms:,.0f}",
     ]

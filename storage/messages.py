@@ -11,7 +11,7 @@ from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F
 from storage.conversations import upsert_participant
 from storage.models import Message, UsageRecord, utcnow
 from storage.records import StoredMessage, UsageEntry
-from storage.usage import usage_values
+from storage.usage import usage_columns
 
 _COLUMNS = (
     Message.id,
@@ -104,12 +104,13 @@ class MessageRepository:
         token_estimate: int,
         error: str | None = None,
         usage: Sequence[UsageEntry] = (),
+        reasoning: str | None = None,
     ) -> None:
         """Close an answer; its usage rows (one per model call) go in the same transaction."""
         async with self._engine.begin() as connection:
             if usage:
                 await connection.execute(
-                    insert(UsageRecord), [usage_values(entry) for entry in usage]
+                    insert(UsageRecord), [usage_columns(entry) for entry in usage]
                 )
             await connection.execute(
                 update(Message)
@@ -119,6 +120,7 @@ class MessageRepository:
                     status=status,
                     token_estimate=token_estimate,
                     error=error,
+                    reasoning=reasoning or None,
                     updated_at=utcnow(),
                 )
             )

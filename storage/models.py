@@ -91,6 +91,8 @@ class Message(Base):
     token_estimate: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="complete", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A thinking model's reasoning for this answer (never part of ``content``).
+    reasoning: Mapped[str | None] = mapped_column(Text, nullable=True)
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     platform_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # An answer points at the user message it answers, so history reads in turn order even when
@@ -105,7 +107,9 @@ class Message(Base):
 
 
 class UsageRecord(Base):
-    """One Moonshot call: tokens, cost in CNY and timings, by user, conversation and model."""
+    """One Moonshot call: tokens, cost (in ``currency``, the account's) and timings, by user,
+    conversation and model. ``cost`` includes ``tool_fees``, the per-call fees of its
+    ``web_searches``."""
 
     __tablename__ = "usage_records"
     __table_args__ = (
@@ -126,7 +130,13 @@ class UsageRecord(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost_cny: Mapped[float] = mapped_column(Float, default=0.0)
+    # The column keeps its first name so workers of the previous release, which write
+    # ``cost_cny``, go on storing answers during a rolling deploy (their rows are CNY, the
+    # ``currency`` default). It holds the amount in ``currency``.
+    cost: Mapped[float] = mapped_column("cost_cny", Float, default=0.0)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    tool_fees: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    web_searches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     first_token_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

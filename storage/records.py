@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,13 +45,16 @@ class StoredMessage:
 
 @dataclass(frozen=True, slots=True)
 class UsageEntry:
-    """One Moonshot call to write to the ledger."""
+    """One Moonshot call to write to the ledger. ``cost`` is in ``currency`` (the catalog's,
+    so the account's) and includes ``tool_fees``: what its ``web_searches`` cost on top of the
+    tokens."""
 
     model: str
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
-    cost_cny: float
+    cost: float
+    currency: str
     latency_ms: int
     first_token_ms: int | None
     user_id: str
@@ -58,16 +62,28 @@ class UsageEntry:
     chat_key: str
     conversation_id: int | None
     message_id: int | None
+    tool_fees: float = 0.0
+    web_searches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class UsageTotals:
+    """Sums over ledger rows. Money is kept per currency (``{"CNY": 1.25}``): a ledger written
+    while the bot used api.moonshot.cn and then api.moonshot.ai holds both, and CNY and USD are
+    never added together."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
-    cost_cny: float = 0.0
+    costs: Mapping[str, float] = field(default_factory=dict)  # tokens + tool fees
+    tool_fees: Mapping[str, float] = field(default_factory=dict)  # the tool-fee part
+    web_searches: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def cost(self, currency: str) -> float:
+        """What was spent in ``currency`` (0 when nothing was)."""
+        return self.costs.get(currency, 0.0)

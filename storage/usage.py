@@ -25,10 +25,20 @@ def usage_values(entry: UsageEntry) -> dict[str, object]:
         "prompt_tokens": entry.prompt_tokens,
         "completion_tokens": entry.completion_tokens,
         "cached_tokens": entry.cached_tokens,
-        "cost_cny": entry.cost_cny,
+        "cost": entry.cost,
+        "currency": entry.currency,
+        "tool_fees": entry.tool_fees,
+        "web_searches": entry.web_searches,
         "latency_ms": entry.latency_ms,
         "first_token_ms": entry.first_token_ms,
         "created_at": utcnow(),
+    }
+
+
+def usage_columns(entry: UsageEntry) -> dict[str, object]:
+    """``usage_values`` keyed by column name, for Core inserts (``cost`` lives in ``cost_cny``)."""
+    return {
+        UsageRecord.__mapper__.attrs[k].columns[0].key: v for k, v in usage_values(entry).items()
     }
 
 
@@ -41,17 +51,21 @@ REPORT_GROUPS = ("user", "chat", "model", "day")
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """One line of a usage report: the totals of one user, chat, model or day."""
+    """One line of a usage report: the totals of one user, chat, model or day in one currency
+    (a key with calls in CNY and in USD has a row for each: the amounts never mix)."""
 
     key: str
+    currency: str
     calls: int
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
-    cost_cny: float
+    cost: float  # tokens + tool fees
     avg_latency_ms: float
     avg_first_token_ms: float | None
     first_token_calls: int = 0  # calls that reported a time to first token
+    tool_fees: float = 0.0
+    web_searches: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -74,12 +88,15 @@ class UsageRepository:
         since: datetime | None = None,
     ) -> UsageTotals:
         query = select(
+            UsageRecord.currency,
             func.count(UsageRecord.id),
             func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
             func.coalesce(func.sum(UsageRecord.completion_tokens), 0),
             func.coalesce(func.sum(UsageRecord.cached_tokens), 0),
-            func.coalesce(func.sum(UsageRecord.cost_cny), 0.0),
-        )
+            func.coalesce(func.sum(UsageRecord.cost), 0.0),
+            func.coalesce(func.sum(UsageRecord.tool_fees), 0.0),
+            func.coalesce(func.sum(UsageRecord.web_searches), 0),
+        ).group_by(UsageRecord.currency)
         if user_id is not None:
             query = query.where(UsageRecord.user_id == user_id)
         if chat_key is not None:
@@ -87,13 +104,15 @@ class UsageRepository:
         if since is not None:
             query = query.where(UsageRecord.created_at >= since.astimezone(UTC))
         async with self._sessions() as session:
-            row = (await session.execute(query)).one()
+            rows = (await session.execute(query)).all()
         return UsageTotals(
-            calls=int(row[0]),
-            prompt_tokens=int(row[1]),
-            completion_tokens=int(row[2]),
-            cached_tokens=int(row[3]),
-            cost_cny=float(row[4]),
+            calls=sum(int(r[1]) for r in rows),
+            prompt_tokens=sum(int(r[2]) for r in rows),
+            completion_tokens=sum(int(r[3]) for r in rows),
+            cached_tokens=sum(int(r[4]) for r in rows),
+            costs={str(r[0]): float(r[5]) for r in rows},
+            tool_fees={str(r[0]): float(r[6]) for r in rows},
+            web_searches=sum(int(r[7]) for r in rows),
         )
 
     async def record_at(self, entry: UsageEntry, created_at: datetime) -> None:
@@ -111,10 +130,11 @@ class UsageRepository:
         until: datetime | None = None,
         tz: tzinfo = UTC,
     ) -> list[UsageRow]:
-        """Totals per user, chat, model or day (``by``) of the calls in ``[since, until)``.
+        """Totals per user, chat, model or day (``by``) and currency of the calls in
+        ``[since, until)``.
 
         Days are calendar days in ``tz`` (the operator's time zone), oldest first; the other
-        groupings are ordered by cost, highest first.
+        groupings are ordered by currency, then cost, highest first.
         """
         if by not in REPORT_GROUPS:
             raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
@@ -140,35 +160,41 @@ class UsageRepository:
                 query = (
                     select(
                         column,
+                        UsageRecord.currency,
                         func.count(UsageRecord.id),
                         func.sum(UsageRecord.prompt_tokens),
                         func.sum(UsageRecord.completion_tokens),
                         func.sum(UsageRecord.cached_tokens),
-                        func.sum(UsageRecord.cost_cny),
+                        func.sum(UsageRecord.cost),
                         func.avg(UsageRecord.latency_ms),
                         func.avg(UsageRecord.first_token_ms),
                         func.count(UsageRecord.first_token_ms),
+                        func.sum(UsageRecord.tool_fees),
+                        func.sum(UsageRecord.web_searches),
                     )
                     .where(*filters)
-                    .group_by(column)
+                    .group_by(column, UsageRecord.currency)
                 )
                 rows = [
                     UsageRow(
                         key=str(r[0]),
-                        calls=int(r[1]),
-                        prompt_tokens=int(r[2] or 0),
-                        completion_tokens=int(r[3] or 0),
-                        cached_tokens=int(r[4] or 0),
-                        cost_cny=float(r[5] or 0.0),
-                        avg_latency_ms=float(r[6] or 0.0),
-                        avg_first_token_ms=None if r[7] is None else float(r[7]),
-                        first_token_calls=int(r[8] or 0),
+                        currency=str(r[1]),
+                        calls=int(r[2]),
+                        prompt_tokens=int(r[3] or 0),
+                        completion_tokens=int(r[4] or 0),
+                        cached_tokens=int(r[5] or 0),
+                        cost=float(r[6] or 0.0),
+                        avg_latency_ms=float(r[7] or 0.0),
+                        avg_first_token_ms=None if r[8] is None else float(r[8]),
+                        first_token_calls=int(r[9] or 0),
+                        tool_fees=float(r[10] or 0.0),
+                        web_searches=int(r[11] or 0),
                     )
                     for r in (await session.execute(query)).all()
                 ]
         if by == "day":
-            return sorted(rows, key=lambda row: row.key)
-        return sorted(rows, key=lambda row: (-round(row.cost_cny, 9), row.key))
+            return sorted(rows, key=lambda row: (row.key, row.currency))
+        return sorted(rows, key=lambda row: (row.currency, -round(row.cost, 9), row.key))
 
     async def _days_in_python(
         self, session: AsyncSession, filters: list[Any], tz: tzinfo
@@ -176,40 +202,50 @@ class UsageRepository:
         """Calendar days in any time zone, for SQLite (no time-zone functions) — one pass."""
         query = select(
             UsageRecord.created_at,
+            UsageRecord.currency,
             UsageRecord.prompt_tokens,
             UsageRecord.completion_tokens,
             UsageRecord.cached_tokens,
-            UsageRecord.cost_cny,
+            UsageRecord.cost,
             UsageRecord.latency_ms,
             UsageRecord.first_token_ms,
+            UsageRecord.tool_fees,
+            UsageRecord.web_searches,
         ).where(*filters)
-        days: dict[str, list[float]] = {}
-        firsts: dict[str, list[int]] = {}
-        for created, prompt, completion, cached, cost, latency, first in (
+        groups: dict[tuple[str, str], list[float]] = {}
+        firsts: dict[tuple[str, str], list[int]] = {}
+        for created, currency, prompt, completion, cached, cost, latency, first, fees, searches in (
             await session.execute(query)
         ).all():
             when = created if created.tzinfo else created.replace(tzinfo=UTC)
-            day = when.astimezone(tz).date().isoformat()
-            acc = days.setdefault(day, [0, 0, 0, 0, 0.0, 0])
+            group = (when.astimezone(tz).date().isoformat(), str(currency))
+            acc = groups.setdefault(group, [0, 0, 0, 0, 0.0, 0, 0.0, 0])
             acc[0] += 1
             acc[1] += prompt or 0
             acc[2] += completion or 0
             acc[3] += cached or 0
             acc[4] += cost or 0.0
             acc[5] += latency or 0
+            acc[6] += fees or 0.0
+            acc[7] += searches or 0
             if first is not None:
-                firsts.setdefault(day, []).append(first)
+                firsts.setdefault(group, []).append(first)
         return [
             UsageRow(
-                key=day,
+                key=group[0],
+                currency=group[1],
                 calls=int(acc[0]),
                 prompt_tokens=int(acc[1]),
                 completion_tokens=int(acc[2]),
                 cached_tokens=int(acc[3]),
-                cost_cny=float(acc[4]),
+                cost=float(acc[4]),
                 avg_latency_ms=acc[5] / acc[0],
-                avg_first_token_ms=sum(firsts[day]) / len(firsts[day]) if day in firsts else None,
-                first_token_calls=len(firsts.get(day, [])),
+                avg_first_token_ms=sum(firsts[group]) / len(firsts[group])
+                if group in firsts
+                else None,
+                first_token_calls=len(firsts.get(group, [])),
+                tool_fees=float(acc[6]),
+                web_searches=int(acc[7]),
             )
-            for day, acc in days.items()
+            for group, acc in groups.items()
         ]

@@ -107,6 +107,10 @@ class SlackAdapter:
             channel=key.chat, thread_ts=key.thread or None, text=text
         )
 
+    async def notify_user(self, user_id: str, text: str) -> None:
+        """A direct message (admin alerts): posting to a user id opens the app's DM with them."""
+        await self.client.chat_postMessage(channel=user_id, text=text)
+
     async def start(self) -> None:
         identity = await self.client.auth_test()
         log.info(

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.answer import StreamedAnswer, with_note
 from bots.common.splitting import split_markdown
+from bots.common.thinking import ThinkingClock
 from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
 from bots.slack.api import call, error_code
 from bots.slack.mrkdwn import to_mrkdwn
@@ -19,6 +20,8 @@ from bots.slack.target import ReplyTarget
 from core import texts
 
 log = logging.getLogger(__name__)
+
+THINKING_STEP = 5.0  # seconds between updates of the "thinking… N s" status line
 
 
 class StreamGate:
@@ -76,6 +79,8 @@ class SlackSink:
             note=lambda reason: f"⚠️ {reason}",
         )
         self._status_shown = False
+        # The status line is an API call: say how long the model has thought every few seconds.
+        self._thinking = ThinkingClock(lang, step=THINKING_STEP)
 
     async def begin(self) -> None:
         await self._status(texts.text("slack_thinking", self._lang))
@@ -83,8 +88,15 @@ class SlackSink:
     async def append(self, delta: str) -> None:
         self._answer.append(delta)
 
+    async def thinking(self, delta: str) -> None:
+        """While the model reasons, the status line says "thinking… 12 s"."""
+        status = self._thinking.tick()
+        if status is not None:
+            await self._status(status)
+
     async def notice(self, text: str) -> None:
         """Retry notices go in the status line: they pass, the answer stays clean."""
+        self._thinking.hidden()
         await self._status(text)
 
     async def complete(self, text: str) -> None:
@@ -136,6 +148,9 @@ class EphemeralSink:
         return None
 
     async def append(self, delta: str) -> None:
+        return None
+
+    async def thinking(self, delta: str) -> None:
         return None
 
     async def notice(self, text: str) -> None:

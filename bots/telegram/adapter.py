@@ -111,6 +111,11 @@ class TelegramAdapter:
             message_thread_id=int(key.thread) if key.thread else None,
         )
 
+    async def notify_user(self, user_id: str, text: str) -> None:
+        """A direct message (admin alerts): a user's private chat id is their user id. Telegram
+        refuses ("chat not found") until the user has opened a chat with the bot."""
+        await self.app.bot.send_message(chat_id=int(user_id), text=text)
+
     async def start(self) -> None:
         """Check the token, register commands, then poll or set the webhook.
 

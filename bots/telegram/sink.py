@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 from bots.common.answer import StreamedAnswer
 from bots.common.parts import AnswerParts, PartWriter
 from bots.common.splitting import close_open_fence
+from bots.common.thinking import ThinkingClock
 from bots.telegram.chat_action import TypingIndicator
 from bots.telegram.delivery import MessageWriter, Previews, TelegramPart, describe
 from bots.telegram.formatting import PART_LIMIT, split_for_telegram
@@ -63,6 +64,7 @@ class TelegramSink:
         self._lang = lang
         self._typing = typing
         self._notice = ""
+        self._thinking = ThinkingClock(lang)
         ended = asyncio.Event()
         previews = Previews(
             give_up=ended,
@@ -95,8 +97,18 @@ class TelegramSink:
         self._notice = ""
         self._answer.append(delta)
 
+    async def thinking(self, delta: str) -> None:
+        """The preview says "thinking… 12 s" (under any text so far) while the model reasons."""
+        status = self._thinking.tick()
+        if status is not None:
+            self._show_notice(status)
+
     async def notice(self, text: str) -> None:
         """A status line (e.g. "retrying in 5s") under the text so far, until new text arrives."""
+        self._thinking.hidden()
+        self._show_notice(text)
+
+    def _show_notice(self, text: str) -> None:
         if self._answer.ended:
             return
         self._notice = text

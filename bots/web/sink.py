@@ -70,7 +70,7 @@ class _EventPart:
 
 
 class EventStreamSink:
-    """Writes ``begin``/``delta``/``notice``/``done``/``aborted``/``reply`` events."""
+    """Writes ``begin``/``delta``/``thinking``/``notice``/``done``/``aborted``/``reply`` events."""
 
     def __init__(self, response: web.StreamResponse) -> None:
         self._response = response
@@ -96,6 +96,10 @@ class EventStreamSink:
     async def append(self, delta: str) -> None:
         self._text += delta
         await self._parts.show(self._text)
+
+    async def thinking(self, delta: str) -> None:
+        """Reasoning goes out as its own events; the page shows it apart, dimmed and folded."""
+        await self.send("thinking", {"text": delta})
 
     async def notice(self, text: str) -> None:
         await self.send("notice", {"text": text})

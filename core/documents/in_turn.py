@@ -27,7 +27,7 @@ class DocumentContext:
         library: DocumentLibrary | None,
         catalog: Catalog,
         estimator: TokenEstimator,
-        max_output: int,
+        max_output: int | None,
     ) -> None:
         self._db = db
         self._library = library

@@ -12,7 +12,14 @@ from core.catalog import Catalog
 from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
 from core.limits.calls import LimitedKimi
 from core.limits.clock import Clock, FakeClock, MonotonicClock, WallClock
-from core.limits.errors import ACCOUNT, USER, LimitExceeded, format_duration, wait_notice
+from core.limits.errors import (
+    ACCOUNT,
+    USER,
+    DailyLimitExceeded,
+    LimitExceeded,
+    format_duration,
+    wait_notice,
+)
 from core.limits.limiter import Limiter, Permit, WaitCallback
 from core.limits.redis_backend import RedisBackend
 
@@ -22,6 +29,7 @@ __all__ = [
     "Admission",
     "Backend",
     "Clock",
+    "DailyLimitExceeded",
     "Decision",
     "FakeClock",
     "InProcessBackend",

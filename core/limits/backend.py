@@ -19,6 +19,14 @@ Semantics shared by both backends
   ``block_until`` and the account limits are multiplied by ``factor`` until ``factor_until``.
 * A request bigger than a TPM limit is counted as exactly the limit, so it can pass when the
   window is empty instead of waiting forever.
+* **TPD** (the catalog's optional ``tpd`` of a model) is a running total per model and calendar
+  day (``Admission.day``, a date in the catalog's ``day_timezone``, computed by the limiter). A
+  first admission is refused with ``tpd`` when the total plus its tokens (capped at the limit, as
+  for TPM) would pass ``tpd``; admitted, its tokens are added, and ``finish`` corrects them
+  with the reconciled count. Retries are not counted again. Checked before every other limit:
+  no wait within a request's patience can fix it.
+* **Spent days** (after Moonshot's TPD 429, see :meth:`Backend.spend_day`): every attempt of
+  the model is refused with ``tpd_spent`` until the day turns.
 """
 
 from __future__ import annotations
@@ -44,6 +52,10 @@ class Admission:
     user: Limits
     lead: float = 0.0  # the request will be sent this long after admission (a client retry delay)
     take_slot: bool = True
+    tpd: int | None = None  # the model's tokens per day, when the catalog knows it
+    day: str = ""  # today in the catalog's day_timezone (set by the limiter before each attempt)
+    day_left: float = 0.0  # seconds until that day turns
+    day_counted: str = ""  # the day whose TPD total holds this request's tokens ("" if none)
     entries: list[tuple[str, float]] = field(default_factory=list)  # (entry id, stamp)
     holds_slot: bool = False
 
@@ -56,8 +68,9 @@ class Decision:
     """The outcome of one admission attempt.
 
     When refused: ``scope`` (``account``/``user``), ``limit`` (``rpm``, ``tpm``, ``concurrency``,
-    ``cooldown``) and ``wait``, the seconds until that limit can have room again (for
-    concurrency: until the earliest slot's lease ends; ``None`` when that is unknown).
+    ``cooldown``, ``tpd``, ``tpd_spent``) and ``wait``, the seconds until that limit can have room
+    again (for concurrency: until the earliest slot's lease ends; ``None`` when that is unknown;
+    for the daily ones: until the day turns).
     """
 
     admitted: bool
@@ -94,6 +107,21 @@ class Backend(Protocol):
     ) -> Penalty: ...
 
     async def penalty(self, model: str, now: float) -> Penalty: ...
+
+    async def full_window_wait(
+        self, model: str, now: float, *, tokens: int, window: float
+    ) -> float:
+        """Seconds until ``tokens`` of the account's logged tokens have left the window (all of
+        ``window`` when the log holds fewer): the wait for room if the window is full now."""
+        ...
+
+    async def spend_day(self, model: str, day: str, *, ttl: float) -> None:
+        """Refuse every attempt of ``model`` during ``day`` (``ttl``: seconds it has left)."""
+        ...
+
+    async def day_usage(self, model: str, day: str) -> tuple[int, bool]:
+        """The tokens counted for ``model`` on ``day``, and whether the day is marked spent."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -202,6 +230,8 @@ class InProcessBackend:
     def __init__(self) -> None:
         self._scopes: dict[tuple[str, ...], _Scope] = {}
         self._penalties: dict[str, tuple[float, float, float]] = {}  # block, factor, until
+        self._days: dict[str, tuple[str, int]] = {}  # model -> (day, tokens counted that day)
+        self._spent: dict[str, str] = {}  # model -> the day Moonshot said its TPD was reached
 
     def _scope(self, *key: str) -> _Scope:
         scope = self._scopes.get(key)
@@ -213,6 +243,9 @@ class InProcessBackend:
         self, adm: Admission, now: float, *, window: float, lease_until: float
     ) -> Decision:
         stamp = now + adm.lead
+        daily = self._day_refusal(adm)
+        if daily is not None:
+            return daily
         user = self._scope(adm.model, USER, adm.user_id)
         account = self._scope(adm.model, ACCOUNT)
         user.prune(now, window)
@@ -235,9 +268,29 @@ class InProcessBackend:
         adm.entries.append((entry_id, stamp))
         if adm.take_slot:
             adm.holds_slot = True
+        if adm.tpd is not None and not adm.day_counted:
+            self._days[adm.model] = (adm.day, self._day_total(adm.model, adm.day) + adm.tokens)
+            adm.day_counted = adm.day
         return Decision(True, stamp=stamp)
 
+    def _day_total(self, model: str, day: str) -> int:
+        counted_day, used = self._days.get(model, (day, 0))
+        return used if counted_day == day else 0
+
+    def _day_refusal(self, adm: Admission) -> Decision | None:
+        if self._spent.get(adm.model) == adm.day:
+            return Decision(False, ACCOUNT, "tpd_spent", adm.day_left)
+        if adm.tpd is not None and not adm.day_counted:
+            used = self._day_total(adm.model, adm.day)
+            if used + min(adm.tokens, adm.tpd) > adm.tpd:
+                return Decision(False, ACCOUNT, "tpd", adm.day_left)
+        return None
+
     async def finish(self, adm: Admission, now: float, *, tokens: int | None, grace: float) -> None:
+        if tokens is not None and adm.day_counted:
+            day, used = self._days.get(adm.model, ("", 0))
+            if day == adm.day_counted:
+                self._days[adm.model] = (day, max(0, used + tokens - adm.tokens))
         scopes = [self._scope(adm.model, USER, adm.user_id), self._scope(adm.model, ACCOUNT)]
         if tokens is not None and adm.entries:
             ids = [eid for eid, _ in adm.entries]
@@ -268,6 +321,24 @@ class InProcessBackend:
         block, factor, until = self._penalties.get(model, (0.0, 1.0, 0.0))
         return Penalty(factor if until > now else 1.0, block)
 
+    async def full_window_wait(
+        self, model: str, now: float, *, tokens: int, window: float
+    ) -> float:
+        scope = self._scope(model, ACCOUNT)
+        scope.prune(now, window)
+        freed = 0
+        for stamp, _, spent in scope.entries:
+            freed += spent
+            if freed >= tokens:
+                return max(0.0, stamp + window - now)
+        return window
+
+    async def spend_day(self, model: str, day: str, *, ttl: float) -> None:
+        self._spent[model] = day
+
+    async def day_usage(self, model: str, day: str) -> tuple[int, bool]:
+        return self._day_total(model, day), self._spent.get(model) == day
+
     async def in_flight(
         self, model: str, user_id: str | None = None, now: float = -math.inf
     ) -> int:
@@ -278,3 +349,5 @@ class InProcessBackend:
 
     async def close(self) -> None:
         self._scopes.clear()
+        self._days.clear()
+        self._spent.clear()

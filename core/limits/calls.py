@@ -3,7 +3,13 @@
 Each ``stream`` call (every round of the tool loop is one) is admitted with the prompt estimate
 plus ``max_tokens``, holds its concurrency slot until the stream ends, counts each client-side
 retry as another request, lowers the account limits when Moonshot answers 429 anyway, and
-reconciles the TPM entry with Moonshot's ``usage``. The wait notice is shown once per turn.
+reconciles the TPM (and TPD) entry with Moonshot's ``usage``. The wait notice is shown once per
+turn.
+
+A TPM 429 names no wait (the client's delay is a 1 s placeholder): the model is paused for the
+limiter's window estimate instead, and the retry is queued so that it goes out when that pause
+ends (the client's own short delay included). A TPD 429 (``DailyLimitReached``, never retried)
+marks the model's day as spent, so later calls are refused before they reach Moonshot.
 
     kimi = LimitedKimi(client, limiter, user_id=incoming.author.id,
                        estimator=estimator, on_wait=notice)
@@ -20,6 +26,7 @@ from core import errors
 from core.catalog import ModelSpec
 from core.chat_model import ChatModel
 from core.kimi import Completion, DeltaCallback, RetryCallback
+from core.limits.errors import DailyLimitExceeded
 from core.limits.limiter import Limiter
 from core.tokens import TokenEstimator
 
@@ -73,6 +80,7 @@ class LimitedKimi:
         tools: Sequence[Mapping[str, Any]] | None = None,
         on_delta: DeltaCallback | None = None,
         on_retry: RetryCallback | None = None,
+        on_reasoning: DeltaCallback | None = None,
     ) -> Completion:
         limiter = self._limiter
         async with limiter.admit(
@@ -84,10 +92,11 @@ class LimitedKimi:
         ) as permit:
 
             async def retrying(error: errors.KimiError, delay: float, attempt: int) -> None:
+                shown = delay
                 if isinstance(error, errors.RateLimited):
-                    await limiter.penalize(model.id, error.wait_seconds)
+                    shown = max(delay, await self._slow_down(model.id, error, permit.tokens))
                 if on_retry is not None:
-                    await on_retry(error, delay, attempt)
+                    await on_retry(error, shown, attempt)
                 await permit.retry(delay, on_wait=self._notice)
 
             try:
@@ -99,12 +108,25 @@ class LimitedKimi:
                     tools=tools,
                     on_delta=on_delta,
                     on_retry=retrying,
+                    on_reasoning=on_reasoning,
                 )
             except errors.RateLimited as exc:
-                await limiter.penalize(model.id, exc.wait_seconds)
+                await self._slow_down(model.id, exc, permit.tokens)
+                raise
+            except DailyLimitExceeded:
+                raise  # the limiter's own refusal (of a retry): the day is already accounted for
+            except errors.DailyLimitReached:
+                await limiter.spend_day(model.id)
                 raise
             finally:
                 self.waited += permit.waited
             if completion.usage is not None:
                 permit.reconcile(completion.usage.prompt_tokens, completion.usage.completion_tokens)
             return completion
+
+    async def _slow_down(self, model: str, error: errors.RateLimited, tokens: int) -> float:
+        """Penalize after a 429 (Moonshot's wait when it named one, else our TPM estimate);
+        returns the seconds the model is paused, which the retry will wait."""
+        wait = error.wait_seconds if error.wait_given else None
+        penalty = await self._limiter.penalize(model, wait, tokens=tokens)
+        return max(0.0, penalty.block_until - self._limiter.clock.now())

@@ -2,6 +2,7 @@
 
 Everything time-related in the limiter (windows, waits, leases, timeouts) goes through a
 :class:`Clock`, so tests and the benchmark can drive hours of traffic without a real sleep.
+``wall()`` is the Unix time the clock stands for: the calendar day a daily limit counts in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
+    def wall(self) -> float: ...
+
     async def sleep(self, seconds: float) -> None: ...
 
 
@@ -30,6 +33,9 @@ class MonotonicClock:
     def now(self) -> float:
         return time.monotonic()
 
+    def wall(self) -> float:
+        return time.time()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
@@ -38,6 +44,9 @@ class WallClock:
     """Unix time: the default of the Redis backend, whose windows are shared by many processes."""
 
     def now(self) -> float:
+        return time.time()
+
+    def wall(self) -> float:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
@@ -58,6 +67,10 @@ class FakeClock:
         self._seq = itertools.count()
 
     def now(self) -> float:
+        return self._now
+
+    def wall(self) -> float:
+        """Fake time is Unix time too, so a test can cross a midnight."""
         return self._now
 
     async def sleep(self, seconds: float) -> None:

@@ -65,3 +65,31 @@ class LimitExceeded(errors.KimiError):
         return texts.text(key, lang, what=what, when=when)
 
     message = localized
+
+
+class DailyLimitExceeded(errors.DailyLimitReached):
+    """The limiter's own refusal of a model whose day is spent; nothing was sent to Moonshot.
+
+    Either this request would take the day's total past the catalog's ``tpd`` for the model, or
+    Moonshot already answered a TPD 429 for it today. Waiting cannot help (the day turns in
+    hours), so it is raised at once, never queued. The chat shows ``kimi_daily_limit`` like
+    Moonshot's own TPD refusal, and ``alerts_admins`` (inherited) tells the admins once.
+    ``retry_after_seconds`` is the time until the day turns in the catalog's ``day_timezone``.
+    """
+
+    scope = ACCOUNT
+    limit = "tpd"
+
+    def __init__(self, model: str, retry_after_seconds: float, *, reason: str = "tpd") -> None:
+        self.retry_after_seconds = max(1.0, float(retry_after_seconds))
+        why = (
+            "Moonshot refused it earlier today (TPD 429)"
+            if reason == "spent"
+            else "the catalog's tokens per day (tpd) would be exceeded"
+        )
+        super().__init__(
+            f"{model}: daily token limit reached, {why}; refused for "
+            f"{self.retry_after_seconds:.0f}s until the day turns",
+            model=model,
+            status=None,
+        )

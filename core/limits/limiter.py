@@ -37,6 +37,19 @@ reconciling down to ``prompt + completion`` would let us admit more than Moonsho
 windows, which allow double bursts at their edges). The window is ``window + margin`` seconds
 (default 60 + 0.5): our stamp is taken before the request crosses the network, so the margin
 absorbs the difference in latency between two requests as Moonshot sees them.
+
+**A TPM 429.** Moonshot's TPM 429 names no wait, so ``penalize(model, None, tokens=...)``
+works one out: Moonshot has just said its window is full, so we take ours as full
+too and pause the model until enough of our logged tokens leave it for this request
+(``prompt + max_tokens``), or for a whole window when our log holds fewer (the rest is other
+traffic on the account). The account limits are halved as after any 429.
+
+**TPD.** A model with a ``tpd`` in the catalog also has a daily total: a call's tokens are
+counted once (retries are not counted again) and reconciled like TPM, in the calendar day of
+the catalog's ``day_timezone``. A call that would pass ``tpd`` is refused at once with
+:class:`DailyLimitExceeded` (a :class:`core.errors.DailyLimitReached`): no wait helps before the
+day turns. After Moonshot's own TPD 429, :meth:`Limiter.spend_day` refuses the model the same
+way, in every worker, until the day turns; other models are not affected.
 """
 
 from __future__ import annotations
@@ -49,19 +62,23 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as day_start
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from core import metrics
 from core.catalog import Catalog
 from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
 from core.limits.clock import Clock, MonotonicClock
-from core.limits.errors import ACCOUNT, USER, LimitExceeded
+from core.limits.errors import ACCOUNT, USER, DailyLimitExceeded, LimitExceeded
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WaitCallback = Callable[[float], Awaitable[None]]
 RECONCILE_MODES = ("reservation", "actual")
+DAILY_LIMITS = ("tpd", "tpd_spent")  # refusals that no wait can fix before the day turns
 
 
 @dataclass(eq=False, slots=True)
@@ -223,6 +240,9 @@ class Permit:
         adm.lead, adm.take_slot = max(0.0, delay), False
         try:
             self.waited += await self._limiter._wait_admission(adm, on_wait)
+        except (LimitExceeded, DailyLimitExceeded) as exc:
+            metrics.record_limiter_refusal(adm.model, exc.scope, exc.limit)
+            raise
         finally:
             adm.lead, adm.take_slot = 0.0, True
         self.attempts += 1
@@ -284,6 +304,7 @@ class Limiter:
         self.release_grace = release_grace
         self.poll_interval = poll_interval
         self.reconcile_mode = reconcile_mode
+        self.zone = ZoneInfo(catalog.day_timezone)  # the day a TPD counts in
         self.busy = 0  # backend calls in flight (lets simulations know when the system is quiet)
         self._queues: dict[str, _Queue] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -330,11 +351,12 @@ class Limiter:
             tokens=prompt + reserve,
             account=spec.limits,
             user=self.catalog.user_limits_for(spec.id),
+            tpd=spec.tpd,
         )
         permit = Permit(self, adm, prompt, reserve)
         try:
             permit.waited = await self._wait_admission(adm, on_wait)
-        except LimitExceeded as exc:
+        except (LimitExceeded, DailyLimitExceeded) as exc:
             metrics.record_limiter_refusal(spec.id, exc.scope, exc.limit)
             raise
         if permit.waited > 0:
@@ -344,24 +366,32 @@ class Limiter:
             permit._heartbeat = self._spawn(self._heartbeat(adm))
         return permit
 
-    async def penalize(self, model: str, wait_seconds: float) -> Penalty:
+    async def penalize(self, model: str, wait_seconds: float | None, *, tokens: int = 0) -> Penalty:
         """Moonshot answered 429 despite us: pause the model for ``wait_seconds`` and halve the
         account limits for ``penalty_seconds`` (halving again on each further 429, down to
-        ``min_factor``), so other apps on the same account leave us room."""
+        ``min_factor``), so other apps on the same account leave us room.
+
+        ``wait_seconds=None`` (a TPM 429, which names no wait): pause until the TPM window,
+        taken as full, has room for ``tokens`` (see :meth:`tpm_wait`)."""
         now = self.clock.now()
+        wait = wait_seconds
+        if wait is None:
+            wait = await self.tpm_wait(model, tokens)
+            now = self.clock.now()
         penalty = await self._call(
             self.backend.penalize(
                 model,
                 now,
-                wait=max(0.0, wait_seconds),
+                wait=max(0.0, wait),
                 duration=self.penalty_seconds,
                 min_factor=self.min_factor,
             )
         )
         log.warning(
-            "429 from Moonshot for %s: pausing %.1fs, account limits x%.3g for %.0fs",
+            "429 from Moonshot for %s: pausing %.1fs%s, account limits x%.3g for %.0fs",
             model,
-            wait_seconds,
+            wait,
+            " (our TPM window estimate)" if wait_seconds is None else "",
             penalty.factor,
             self.penalty_seconds,
         )
@@ -372,6 +402,41 @@ class Limiter:
 
     async def penalty(self, model: str) -> Penalty:
         return await self._call(self.backend.penalty(model, self.clock.now()))
+
+    async def tpm_wait(self, model: str, tokens: int) -> float:
+        """Seconds until the account's TPM window of ``model``, taken as full now (Moonshot said
+        so), has room for ``tokens``: until that many of our logged tokens leave it, or a whole
+        window when our log holds fewer."""
+        need = max(1, min(int(tokens), self.catalog.get(model).tpm))
+        return await self._call(
+            self.backend.full_window_wait(model, self.clock.now(), tokens=need, window=self.window)
+        )
+
+    def today(self) -> tuple[str, float]:
+        """Today in the catalog's ``day_timezone`` (ISO date), and the seconds until it turns."""
+        wall = self.clock.wall()
+        date = datetime.fromtimestamp(wall, self.zone).date()
+        turns = datetime.combine(date + timedelta(days=1), day_start(), tzinfo=self.zone)
+        return date.isoformat(), max(0.0, turns.timestamp() - wall)
+
+    async def spend_day(self, model: str) -> None:
+        """Moonshot answered a TPD 429 for ``model``: refuse it (in every worker sharing the
+        backend) until the day turns, without asking Moonshot again."""
+        day, left = self.today()
+        await self._call(self.backend.spend_day(model, day, ttl=left))
+        log.warning(
+            "Moonshot's tokens per day for %s are spent: refusing it for %.0fs, until %s ends",
+            model,
+            left,
+            day,
+        )
+        queue = self._queues.get(model)
+        if queue is not None:
+            self._kick(queue)
+
+    async def day_usage(self, model: str) -> tuple[int, bool]:
+        """Today's tokens counted against ``model``'s TPD, and whether the day is spent."""
+        return await self._call(self.backend.day_usage(model, self.today()[0]))
 
     def waiting(self, model: str) -> int:
         queue = self._queues.get(model)
@@ -398,6 +463,8 @@ class Limiter:
             if first.admitted:
                 queue.served(adm.user_id, self.clock.now())
                 return 0.0
+            if first.limit in DAILY_LIMITS:
+                raise self._daily(adm, first)
         loop = asyncio.get_running_loop()
         waiter = _Waiter(adm, loop.create_future(), last=first, last_at=started)
         if first is not None and first.scope == ACCOUNT:
@@ -429,6 +496,7 @@ class Limiter:
                 self._abandon(queue, waiter)
 
     async def _try(self, adm: Admission) -> Decision:
+        adm.day, adm.day_left = self.today()
         now = self.clock.now()
         return await self._call(
             self.backend.acquire(adm, now, window=self.window, lease_until=now + self.lease_seconds)
@@ -512,6 +580,12 @@ class Limiter:
                     progressed = True
                     break
                 decision = await self._try(waiter.adm)
+                if decision.limit in DAILY_LIMITS:  # refused outright, never queued
+                    queue.remove(waiter)
+                    if not waiter.future.done():
+                        waiter.future.set_exception(self._daily(waiter.adm, decision))
+                    progressed = True
+                    break
                 if decision.admitted:
                     queue.remove(waiter)
                     queue.served(user, self.clock.now())
@@ -587,6 +661,11 @@ class Limiter:
                 per_call = max(self.window / limits.rpm, self.window * adm.tokens / limits.tpm)
                 user += mine.index(waiter) * per_call
         return max(account, user)
+
+    def _daily(self, adm: Admission, decision: Decision) -> DailyLimitExceeded:
+        reason = "spent" if decision.limit == "tpd_spent" else "tpd"
+        log.warning("refusing a call of %s: its tokens per day are spent (%s)", adm.model, reason)
+        return DailyLimitExceeded(adm.model, decision.wait or 0.0, reason=reason)
 
     def _refusal(self, queue: _Queue, waiter: _Waiter, expected: float) -> LimitExceeded:
         last = waiter.last

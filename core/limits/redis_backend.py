@@ -12,6 +12,8 @@ Keys (the ``{model}`` hash tag keeps one model's keys in one cluster slot)::
     <prefix>:{<model>}:a:conc       account slots: ZSET score=lease end, member=permit id
     <prefix>:{<model>}:u:<user>:req / :tok / :conc    the same per user
     <prefix>:{<model>}:penalty      HASH block, factor, until
+    <prefix>:{<model>}:d:<day>:tok  tokens counted against the model's TPD on that day
+    <prefix>:{<model>}:d:<day>:spent  set when Moonshot answered a TPD 429 that day
 
 Held slots are leases renewed by the permit's heartbeat, so a crashed worker's slots free
 themselves after ``lease`` seconds. Keys carry a TTL, so idle models and users leave nothing.
@@ -62,6 +64,18 @@ local slot = ARGV[6]
 local lease_until = ARGV[7]
 local take_slot = ARGV[8] == '1'
 local ttl = ARGV[15]
+local tpd = tonumber(ARGV[16])
+local count_day = ARGV[17] == '1'
+local day_ttl = ARGV[18]
+local day_left = ARGV[19]
+
+-- The day first: a spent day, or a total that this request would take past TPD, refuses at
+-- once (no wait within a request's patience can help).
+if redis.call('EXISTS', KEYS[9]) == 1 then return {0, 'account', 'tpd_spent', day_left} end
+if count_day then
+  local used = tonumber(redis.call('GET', KEYS[8])) or 0
+  if used + math.min(tokens, tpd) > tpd then return {0, 'account', 'tpd', day_left} end
+end
 
 local function refusal(req, conc, tok, rpm, tpm, cc)
   local stored = prune(req, tok, now, window)
@@ -128,6 +142,10 @@ if take_slot then
     redis.call('PEXPIRE', key, ttl)
   end
 end
+if count_day then
+  redis.call('INCRBY', KEYS[8], tokens)
+  redis.call('PEXPIRE', KEYS[8], day_ttl)
+end
 return {1, '', '', '0'}
 """
 )
@@ -137,7 +155,11 @@ local now = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
 local slot = ARGV[3]
 local change = tonumber(ARGV[5])
-for i = 6, #ARGV, 2 do
+local day_change = tonumber(ARGV[6])
+if day_change ~= 0 and redis.call('EXISTS', KEYS[7]) == 1 then
+  redis.call('INCRBY', KEYS[7], day_change)
+end
+for i = 7, #ARGV, 2 do
   for _, pair in ipairs({{KEYS[1], KEYS[5]}, {KEYS[3], KEYS[6]}}) do
     local score = redis.call('ZSCORE', pair[1], ARGV[i])
     if score then
@@ -227,6 +249,10 @@ class RedisBackend:
             f"{base}:u:{user_id}:tok",
         ]
 
+    def _day_keys(self, model: str, day: str) -> list[str]:
+        base = f"{self._prefix}:{{{model}}}:d:{day}"
+        return [f"{base}:tok", f"{base}:spent"]
+
     def _ttl(self, window: float, lease: float) -> int:
         return int((window + max(lease, 0.0) + 120.0) * 1000)
 
@@ -236,8 +262,9 @@ class RedisBackend:
         stamp = now + adm.lead
         entry_id = adm.next_entry_id()
         self._ttl_ms = max(self._ttl_ms, self._ttl(window, lease_until - now))
+        count_day = adm.tpd is not None and not adm.day_counted
         result = await self._acquire(
-            keys=self._keys(adm.model, adm.user_id),
+            keys=self._keys(adm.model, adm.user_id) + self._day_keys(adm.model, adm.day),
             args=[
                 repr(now),
                 repr(stamp),
@@ -254,24 +281,33 @@ class RedisBackend:
                 adm.user.tpm,
                 adm.user.concurrency,
                 self._ttl_ms,
+                adm.tpd or 0,
+                1 if count_day else 0,
+                _day_ttl_ms(adm.day_left),
+                repr(adm.day_left),
             ],
         )
         if int(result[0]) == 1:
             adm.entries.append((entry_id, stamp))
             if adm.take_slot:
                 adm.holds_slot = True
+            if count_day:
+                adm.day_counted = adm.day
             return Decision(True, stamp=stamp)
         wait = float(result[3])
         return Decision(False, str(result[1]), str(result[2]), None if wait < 0 else wait)
 
     async def finish(self, adm: Admission, now: float, *, tokens: int | None, grace: float) -> None:
         a_req, a_conc, u_req, u_conc, _, a_tok, u_tok = self._keys(adm.model, adm.user_id)
-        keys = [a_req, a_conc, u_req, u_conc, a_tok, u_tok]
+        day_tok = self._day_keys(adm.model, adm.day_counted)[0]
+        keys = [a_req, a_conc, u_req, u_conc, a_tok, u_tok, day_tok]
+        change = 0 if tokens is None else tokens - adm.tokens
+        day_change = change if adm.day_counted else 0
         pairs: list[str] = []
-        if tokens is not None and tokens != adm.tokens:
+        if change:
             for entry_id, _ in adm.entries:
                 pairs += [f"{entry_id}:{adm.tokens}", f"{entry_id}:{tokens}"]
-        if not pairs and not adm.holds_slot:
+        if not pairs and not day_change and not adm.holds_slot:
             return
         await self._finish(
             keys=keys,
@@ -280,7 +316,8 @@ class RedisBackend:
                 repr(grace),
                 adm.id,
                 1 if adm.holds_slot else 0,
-                0 if tokens is None else tokens - adm.tokens,
+                change,
+                day_change,
                 *pairs,
             ],
         )
@@ -313,6 +350,27 @@ class RedisBackend:
         active = until is not None and float(until) > now
         return Penalty(float(factor) if active and factor else 1.0, float(block or 0.0))
 
+    async def full_window_wait(
+        self, model: str, now: float, *, tokens: int, window: float
+    ) -> float:
+        live = await self._redis.zrangebyscore(
+            self._keys(model, "")[0], f"({now - window!r}", "+inf", withscores=True
+        )
+        freed = 0
+        for member, stamp in live:
+            freed += int(member.rsplit(":", 1)[1])
+            if freed >= tokens:
+                return max(0.0, float(stamp) + window - now)
+        return window
+
+    async def spend_day(self, model: str, day: str, *, ttl: float) -> None:
+        await self._redis.set(self._day_keys(model, day)[1], "1", px=_day_ttl_ms(ttl))
+
+    async def day_usage(self, model: str, day: str) -> tuple[int, bool]:
+        tok, spent = self._day_keys(model, day)
+        used, marked = await self._redis.get(tok), await self._redis.exists(spent)
+        return int(used or 0), bool(marked)
+
     async def in_flight(
         self, model: str, user_id: str | None = None, now: float = -math.inf
     ) -> int:
@@ -325,3 +383,8 @@ class RedisBackend:
     async def close(self) -> None:
         if self._owns:
             await self._redis.aclose()
+
+
+def _day_ttl_ms(day_left: float) -> int:
+    """A day's keys outlive the day by an hour (their names carry the date, so no overlap)."""
+    return int((max(day_left, 0.0) + 3600.0) * 1000)

@@ -7,7 +7,7 @@ language, and any module (``core.errors`` too) may read it without an import cyc
 
 from __future__ import annotations
 
-from core.phrases import chat, commands, documents, errors, limits, platforms
+from core.phrases import account, chat, commands, documents, errors, limits, platforms
 
 Phrases = dict[str, dict[str, str]]
 LANGUAGES = ("en", "zh")
@@ -24,7 +24,13 @@ def _merge(*parts: Phrases) -> Phrases:
 
 
 CATALOG: Phrases = _merge(
-    chat.TEXTS, commands.TEXTS, documents.TEXTS, errors.TEXTS, limits.TEXTS, platforms.TEXTS
+    account.TEXTS,
+    chat.TEXTS,
+    commands.TEXTS,
+    documents.TEXTS,
+    errors.TEXTS,
+    limits.TEXTS,
+    platforms.TEXTS,
 )
 
 

@@ -46,6 +46,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "(answer incomplete: {reason})",
         "zh": "（回答不完整：{reason}）",
     },
+    "reason_max_output": {
+        "en": "the answer is longer than Kimi may write in one reply, even continued",
+        "zh": "回答超出了 Kimi 单次可输出的长度（已续写仍未完成）",
+    },
+    "thinking_cut": {
+        "en": "Kimi spent its whole output budget thinking and wrote no answer. "
+        "Please ask again, perhaps a narrower question.",
+        "zh": "Kimi 把全部输出额度都用在了思考上，没有写出回答。请重新提问，或把问题问得更具体一些。",
+    },
+    "thinking_status": {
+        "en": "thinking… {seconds} s",
+        "zh": "思考中… {seconds} 秒",
+    },
     "internal": {
         "en": "Something went wrong on our side. The operator has been told; please try again.",
         "zh": "我们这边出了点问题，已通知管理员，请重试。",

@@ -30,8 +30,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "model_switched": {"en": "Model switched to {model}.", "zh": "已切换到模型 {model}。"},
     "model_line": {
-        "en": "{marker} {id}: {window}K context, ¥{input:g}/¥{output:g} per 1M tokens in/out",
-        "zh": "{marker} {id}：{window}K 上下文，每百万 token 输入 ¥{input:g} / 输出 ¥{output:g}",
+        "en": "{marker} {id}: {window}K context, "
+        "{sign}{input:g}/{sign}{output:g} per 1M tokens in/out",
+        "zh": "{marker} {id}：{window}K 上下文，"
+        "每百万 token 输入 {sign}{input:g} / 输出 {sign}{output:g}",
     },
     "model_note": {"en": " ({description})", "zh": "（{description}）"},
     "system_custom": {
@@ -60,13 +62,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "usage_month": {"en": "This month", "zh": "本月"},
     "usage_all": {"en": "All time", "zh": "累计"},
     "usage_line": {
-        "en": "{label}: {total:,} tokens ({prompt:,} in / {completion:,} out), ¥{cost:.4f}, "
-        "{calls}",
-        "zh": "{label}：{total:,} 个 token（输入 {prompt:,} / 输出 {completion:,}），¥{cost:.4f}，"
+        "en": "{label}: {total:,} tokens ({prompt:,} in / {completion:,} out), {cost}, {calls}",
+        "zh": "{label}：{total:,} 个 token（输入 {prompt:,} / 输出 {completion:,}），{cost}，"
         "{calls}",
     },
     "usage_call": {"en": "{count} call", "zh": "{count} 次调用"},
     "usage_calls": {"en": "{count} calls", "zh": "{count} 次调用"},
+    # Ends a usage line when the period had $web_search calls (each has a fee on top of tokens).
+    "usage_searches": {
+        "en": ", web searches: {count} (fee {fee})",
+        "zh": "，联网搜索：{count} 次（费用 {fee}）",
+    },
     "docs_disabled": {
         "en": "Documents are not enabled on this bot.",
         "zh": "这个机器人没有启用文档功能。",

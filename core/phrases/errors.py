@@ -48,7 +48,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "由于内容政策，Kimi 拒绝了这个请求。",
     },
     "kimi_quota": {
-        "en": "The bot's Moonshot balance is used up. Please tell the bot's operator.",
-        "zh": "机器人的 Moonshot 余额已用完，请联系机器人管理员。",
+        "en": "Kimi cannot answer right now: the bot's Moonshot account has run out of "
+        "balance. It works again once the bot's operator tops it up.",
+        "zh": "Kimi 暂时无法回答：机器人的 Moonshot 账户余额已用完，管理员充值后即可恢复。",
+    },
+    "kimi_daily_limit": {
+        "en": "The bot's Moonshot account has used its tokens for today on this model. It works "
+        "again when the day turns; `/model` may offer another model meanwhile.",
+        "zh": "机器人的 Moonshot 账户今天在此模型上的 token 额度已用完，明天恢复；"
+        "也可以用 /model 换一个模型。",
     },
 }

@@ -27,8 +27,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "Kimi 当前请求太多（机器人的{what}已达上限）。请在 {when} 后重试。",
     },
     "budget_spent": {
-        "en": "¥{spent:.2f} of ¥{limit:.2f}",
-        "zh": "已用 ¥{spent:.2f}，上限 ¥{limit:.2f}",
+        "en": "{spent} of {limit}",
+        "zh": "已用 {spent}，上限 {limit}",
     },
     "budget_resets": {
         "en": "It resets at {when} (in {wait}).",

@@ -1,20 +1,19 @@
-"""The small account endpoints: models, token estimate and balance."""
+"""The small account endpoints: models (the served ones), token estimate and balance."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from core.catalog import Catalog
 from emulators.moonshot import errors
+from emulators.moonshot.state import EmulatorState
 from emulators.moonshot.tokens import estimate_messages
 
 MODELS_CREATED = 1_715_000_000
-BALANCE = {"available_balance": 49.58, "voucher_balance": 46.58, "cash_balance": 3.0}
 
 
 class AccountApi:
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -24,7 +23,7 @@ class AccountApi:
         ]
 
     async def models(self, request: web.Request) -> web.Response:
-        """What the account 'has': every catalog model, with its context length."""
+        """What the account 'has': every served catalog model, with its context length."""
         data = [
             {
                 "id": spec.id,
@@ -33,7 +32,7 @@ class AccountApi:
                 "owned_by": "moonshot",
                 "context_length": spec.context_window,
             }
-            for spec in self.catalog
+            for spec in self.state.served_catalog
         ]
         return web.json_response({"object": "list", "data": data})
 
@@ -46,7 +45,7 @@ class AccountApi:
         if not isinstance(body, dict):
             return errors.invalid_request("the body must be a JSON object")
         model = body.get("model")
-        if not isinstance(model, str) or model not in self.catalog:
+        if not isinstance(model, str) or model not in self.state.served_catalog:
             return errors.not_found(f"Not found the model {model} or Permission denied")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -55,7 +54,8 @@ class AccountApi:
         return web.json_response(_ok({"total_tokens": total}))
 
     async def balance(self, request: web.Request) -> web.Response:
-        return web.json_response(_ok(dict(BALANCE)))
+        """What is left after every answered request so far (see billing.py)."""
+        return web.json_response(_ok(self.state.balance.to_json()))
 
 
 def _ok(data: dict[str, object]) -> dict[str, object]:

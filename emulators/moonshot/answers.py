@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from emulators.moonshot.tokens import content_text
+from emulators.moonshot.vision import last_user_images
 
 LEN_MARKER = re.compile(r"\[\[len:(\d+)\]\]")
 MAX_LEN = 1_000_000
@@ -29,13 +30,22 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def default_answer(model: str, messages: list[dict[str, Any]]) -> str:
-    """``[[len:N]]`` text if asked for, else ``Echo (model): <last user text>`` (cut at 500 chars)."""
+    """``[[len:N]]`` text if asked for, else ``Echo (model): <last user text>`` (cut at 500 chars)
+    followed by ``I saw N image(s).`` when the last user message carries images."""
     user_text = last_user_text(messages)
     marker = LEN_MARKER.search(user_text)
     if marker:
         return long_text(int(marker.group(1)))
     echoed = user_text if len(user_text) <= ECHO_LIMIT else user_text[:ECHO_LIMIT] + "…"
-    return f"Echo ({model}): {echoed}"
+    answer = f"Echo ({model}): {echoed}"
+    images = last_user_images(messages)
+    if images:
+        answer += f"\n\n{images_seen(images)}"
+    return answer
+
+
+def images_seen(count: int) -> str:
+    return f"I saw {count} image{'s' if count != 1 else ''}."
 
 
 def long_text(length: int) -> str:

@@ -1,7 +1,9 @@
 """Validation of a chat-completions body, with the real API's status codes and error types.
 
 The emulator is stricter than OpenAI where Moonshot is: temperature in [0, 1], no empty
-content, prompt + max_tokens must fit the context window, tool results must answer a call.
+content, prompt + max_tokens must fit the context window, tool results must answer a call,
+images only for vision models, thinking models need the reasoning of tool-call turns back,
+and Partial Mode does not mix with JSON mode.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from aiohttp import web
 
 from core.catalog import Catalog, ModelSpec
 from emulators.moonshot import errors
+from emulators.moonshot.partial import Prefix, partial_prefix, partial_problem
+from emulators.moonshot.thinking import MISSING_REASONING, missing_reasoning_index
 from emulators.moonshot.tokens import content_text, estimate_messages
+from emulators.moonshot.vision import image_problem
 
 DEFAULT_MAX_TOKENS = 1024
 MAX_TOOLS = 128
@@ -31,6 +36,7 @@ class ChatRequest:
     prompt_tokens: int
     stream: bool
     include_usage: bool
+    partial: Prefix | None = None
 
     @property
     def model(self) -> str:
@@ -47,7 +53,8 @@ class ChatRequest:
 
 
 def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
-    """The request, or the error response the real API would give."""
+    """The request, or the error response the real API would give. ``catalog`` holds the
+    models the account serves: any other id is a 404."""
     if not isinstance(body, dict):
         return errors.invalid_request("the body must be a JSON object")
     model = body.get("model")
@@ -59,9 +66,19 @@ def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return errors.invalid_request("messages must be a non-empty list")
-    problem = _message_problem(messages) or _parameter_problem(body, spec)
+    problem = (
+        _message_problem(messages)
+        or _parameter_problem(body, spec)
+        or image_problem(messages, spec.id, spec.vision)
+        or partial_problem(body, messages)
+    )
     if problem:
         return errors.invalid_request(problem)
+    missing = missing_reasoning_index(messages) if spec.thinking else None
+    if missing is not None:
+        return errors.error_response(
+            400, "invalid_request_error", MISSING_REASONING.format(index=missing)
+        )
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
         max_tokens = body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
@@ -80,6 +97,7 @@ def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
         prompt_tokens=prompt_tokens,
         stream=bool(body.get("stream")),
         include_usage=include_usage,
+        partial=partial_prefix(messages),
     )
 
 
@@ -94,7 +112,7 @@ def _message_problem(messages: list[Any]) -> str | None:
         tool_calls = message.get("tool_calls")
         if role == "assistant" and isinstance(tool_calls, list):
             call_ids.update(c.get("id") for c in tool_calls if isinstance(c, dict))
-        if _is_empty(message.get("content")) and not (role == "assistant" and tool_calls):
+        if _is_empty(message.get("content")) and not (role == "assistant" and _says_more(message)):
             return f"the message at position {position} with role {role} must not be empty"
         if role == "tool":
             call_id = message.get("tool_call_id")
@@ -103,6 +121,15 @@ def _message_problem(messages: list[Any]) -> str | None:
             if call_id not in call_ids:
                 return f"tool_call_id {call_id} is not found"
     return None
+
+
+def _says_more(message: dict[str, Any]) -> bool:
+    """An assistant message may leave content empty if it calls tools, or if it is a Partial
+    Mode prefix that so far holds only reasoning."""
+    if message.get("tool_calls"):
+        return True
+    reasoning = message.get("reasoning_content")
+    return message.get("partial") is True and isinstance(reasoning, str) and bool(reasoning)
 
 
 def _is_empty(content: Any) -> bool:

@@ -7,54 +7,65 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from emulators.moonshot.answers import default_answer, split_in, split_pieces
+from emulators.moonshot.budget import fit
 from emulators.moonshot.chat_request import ChatRequest
 from emulators.moonshot.demo import demo_answer
 from emulators.moonshot.scripts import ScriptedReply
-from emulators.moonshot.tokens import estimate_tokens
+from emulators.moonshot.thinking import default_reasoning
 
 
 @dataclass(slots=True)
 class Answer:
-    """What the model 'says', with the usage to report for it."""
+    """What the model 'says', with the usage to report for it. ``cut``: ``max_tokens`` ended it."""
 
     content: str
     usage: dict[str, Any]
     finish_reason: str = "stop"
     reasoning: str | None = None
     tool_calls: list[dict[str, str]] = field(default_factory=list)
+    cut: bool = False
     id: str = field(default_factory=lambda: f"chatcmpl-{secrets.token_hex(12)}")
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def build_answer(
-    request: ChatRequest,
-    reply: ScriptedReply | None,
-    extra_prompt_tokens: int = 0,
-    *,
-    demo: bool = False,
-) -> Answer:
-    """The scripted reply if any, else the deterministic default (or demo) answer."""
+def intended_reply(
+    request: ChatRequest, reply: ScriptedReply | None, *, demo: bool = False
+) -> ScriptedReply:
+    """Everything the model means to say before ``max_tokens`` cuts it: the scripted reply, else
+    the deterministic default (or demo) answer; thinking models add reasoning unless scripted."""
     if reply is None:
         text = demo_answer(request.messages) if demo else None
         reply = ScriptedReply(text=text or default_answer(request.model, request.messages))
-    tool_calls = list(reply.tool_calls or [])
-    finish = reply.finish_reason or ("tool_calls" if tool_calls else "stop")
-    completion = (
-        estimate_tokens(reply.text)
-        + estimate_tokens(reply.reasoning or "")
-        + sum(estimate_tokens(c["name"] + c["arguments"]) for c in tool_calls)
+    if request.spec.thinking and reply.reasoning is None:
+        reply = replace(reply, reasoning=default_reasoning(request.messages))
+    return reply
+
+
+def build_answer(
+    request: ChatRequest, reply: ScriptedReply, extra_prompt_tokens: int = 0
+) -> Answer:
+    """``reply`` cut at the request's ``max_tokens``, with its usage."""
+    fitted = fit(
+        reply.reasoning or "", reply.text, list(reply.tool_calls or []), request.max_tokens
     )
-    usage = make_usage(request.prompt_tokens + extra_prompt_tokens, completion, reply.usage)
+    if fitted.cut:
+        finish = "length"
+    else:
+        finish = reply.finish_reason or ("tool_calls" if fitted.tool_calls else "stop")
+    usage = make_usage(
+        request.prompt_tokens + extra_prompt_tokens, fitted.completion_tokens, reply.usage
+    )
     return Answer(
-        content=reply.text,
+        content=fitted.content,
         usage=usage,
         finish_reason=finish,
-        reasoning=reply.reasoning,
-        tool_calls=tool_calls,
+        reasoning=fitted.reasoning or None,
+        tool_calls=fitted.tool_calls,
+        cut=fitted.cut,
     )
 
 

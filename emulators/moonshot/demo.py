@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulators.moonshot.answers import last_user_text
+from emulators.moonshot.answers import images_seen, last_user_text
 from emulators.moonshot.tokens import content_text
+from emulators.moonshot.vision import last_user_images
 
 QUOTE_LIMIT = 300
 DOCUMENT_EXCERPT = 160
@@ -29,6 +30,10 @@ def demo_answer(messages: list[dict[str, Any]]) -> str:
         if earlier > 0
         else "This is the first message of this conversation.",
     ]
+    images = last_user_images(messages)
+    if images:
+        what = "it" if images == 1 else "them"
+        lines += ["", f"{images_seen(images)} (The emulator cannot tell what is in {what}.)"]
     documents = _documents(messages)
     if documents:
         lines += ["", "Documents I can read in this conversation:"]

@@ -25,16 +25,22 @@ def auth_error() -> web.Response:
     return error_response(401, "invalid_authentication_error", "Invalid Authentication")
 
 
-def rate_limit_message(what: str, wait_seconds: int) -> str:
-    """The real message text; clients parse 'please try again after N seconds' from it."""
-    return (
-        f"Your account {ORG}<{AK}> request reached organization {what}, "
-        f"please try again after {wait_seconds} seconds"
-    )
+def rate_limit_message(what: str, wait_seconds: int | None) -> str:
+    """The real message text; clients parse 'please try again after N seconds' from it. The TPM
+    and TPD messages name no wait (``wait_seconds`` None): "... current:X, limit:Y"."""
+    message = f"Your account {ORG}<{AK}> request reached organization {what}"
+    if wait_seconds is None:
+        return message
+    return f"{message}, please try again after {wait_seconds} seconds"
 
 
-def rate_limited(what: str, wait_seconds: int) -> web.Response:
+def rate_limited(what: str, wait_seconds: int | None) -> web.Response:
     return error_response(429, "rate_limit_reached_error", rate_limit_message(what, wait_seconds))
+
+
+def token_limit_what(dimension: str, current: int, limit: int) -> str:
+    """The 'what' of a TPM or TPD 429, in Moonshot's documented wording."""
+    return f"{dimension} rate limit, current:{current}, limit:{limit}"
 
 
 def overloaded() -> web.Response:
@@ -50,6 +56,16 @@ def quota_exceeded() -> web.Response:
         429,
         "exceeded_current_quota_error",
         f"Your account {ORG}<{AK}> is suspended, please check your plan and billing details",
+    )
+
+
+def insufficient_balance() -> web.Response:
+    """What an account whose balance ran out gets (the live wording, not the suspended one)."""
+    return error_response(
+        429,
+        "exceeded_current_quota_error",
+        f"Your account {ORG}<{AK}> is suspended due to insufficient balance, please recharge "
+        "your account or check your plan and billing details",
     )
 
 

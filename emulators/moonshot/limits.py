@@ -1,7 +1,8 @@
 """Account-wide RPM, TPM and concurrency per model, with the wait the real 429 message quotes.
 
-TPM counts the reservation (prompt estimate + max_tokens), as the real service does. Only admitted
-requests count, so waiting the quoted number of seconds really is enough.
+TPM counts the reservation (prompt estimate + max_tokens), as the real service does; its 429
+names no wait, only "current:X, limit:Y". Only admitted requests count, so waiting the quoted
+number of seconds of an RPM 429 really is enough.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from emulators.moonshot import errors
+
 WINDOW_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why a request was refused: the limit text for the message and the honest wait."""
+    """Why a request was refused: the limit text for the message and the honest wait (None
+    where Moonshot's message names none: TPM)."""
 
     what: str
-    wait_seconds: int
+    wait_seconds: int | None
 
 
 @dataclass(slots=True)
@@ -59,10 +63,7 @@ class RateLimiter:
             return Rejection(f"max RPM: {rpm}", _wait(usage.starts[0], now))
         used = sum(t for _, t in usage.tokens)
         if used + tokens > tpm:
-            return Rejection(
-                f"TPM rate limit, current:{used + tokens}, limit:{tpm}",
-                self._tpm_wait(usage, used, tokens, tpm, now),
-            )
+            return Rejection(errors.token_limit_what("TPM", used + tokens, tpm), None)
         usage.starts.append(now)
         usage.tokens.append((now, tokens))
         usage.in_flight += 1
@@ -79,16 +80,6 @@ class RateLimiter:
             usage.starts.popleft()
         while usage.tokens and usage.tokens[0][0] <= now - WINDOW_SECONDS:
             usage.tokens.popleft()
-
-    @staticmethod
-    def _tpm_wait(usage: _ModelUsage, used: int, tokens: int, tpm: int, now: float) -> int:
-        if tokens > tpm:
-            return int(WINDOW_SECONDS)
-        for started, spent in usage.tokens:
-            used -= spent
-            if used + tokens <= tpm:
-                return _wait(started, now)
-        return int(WINDOW_SECONDS)
 
 
 def _wait(started: float, now: float) -> int:

@@ -13,6 +13,8 @@ from typing import Any
 FAULT_KINDS: frozenset[str] = frozenset(
     {
         "rate_limit",
+        "tpm_limit",
+        "tpd_limit",
         "overloaded",
         "quota",
         "server_error",
@@ -66,7 +68,8 @@ class ScriptedReply:
 class Fault:
     """A failure the next ``times`` chat-completion requests get, in injection order.
 
-    ``wait_seconds`` is the wait quoted in a ``rate_limit`` message; ``after_chunks`` is how many
+    ``wait_seconds`` is the wait quoted in a ``rate_limit`` message (``tpm_limit`` and
+    ``tpd_limit`` quote none, as Moonshot's TPM/TPD 429s do); ``after_chunks`` is how many
     SSE chunks (role chunk included) are sent before ``drop_stream``/``stall_stream`` happen;
     ``stall_seconds`` is how long a stall lasts before the stream resumes; ``delay`` is the
     per-chunk delay of ``slow_tokens``. ``abort`` makes ``drop_stream`` cut the TCP connection

@@ -35,6 +35,7 @@ class MoonshotEmulator:
         access_log: bool = False,
         demo: bool = False,
         keep_requests: int | None = None,
+        served_models: list[str] | None = None,
     ) -> None:
         self.state = EmulatorState(
             api_key=api_key,
@@ -45,6 +46,7 @@ class MoonshotEmulator:
             files=FileStore(max_files=max_files, max_file_bytes=max_file_bytes),
             demo=demo,
             keep_requests=keep_requests,
+            served_models=served_models,
         )
         self._access_log = access_log
         self._runner: web.AppRunner | None = None
@@ -60,7 +62,7 @@ class MoonshotEmulator:
         for api in (
             ChatApi(self.state),
             FilesApi(self.state.files),
-            AccountApi(self.state.catalog),
+            AccountApi(self.state),
             ControlApi(self.state),
         ):
             app.add_routes(api.routes())
@@ -143,8 +145,28 @@ class MoonshotEmulator:
         """Queue a fault; faults apply in injection order, each to its next ``times`` requests."""
         self.state.faults.append(fault)
 
+    @property
+    def served_models(self) -> list[str] | None:
+        """The model ids ``/v1/models`` lists and chat accepts; None means the whole catalog."""
+        return self.state.served_models
+
+    @served_models.setter
+    def served_models(self, model_ids: list[str] | None) -> None:
+        self.state.serve(model_ids)
+
+    @property
+    def balance(self) -> dict[str, float]:
+        """What ``GET /v1/users/me/balance`` would show now."""
+        return self.state.balance.to_json()
+
+    def set_balance(self, *, cash: float | None = None, voucher: float | None = None) -> None:
+        """Set the cash and/or voucher balance; from now on an empty balance gets 429
+        ``exceeded_current_quota_error`` even with limits off."""
+        self.state.set_balance(cash=cash, voucher=voucher)
+
     def reset(self) -> None:
-        """Clear requests, faults, scripts, files, searches, counters and rate windows."""
+        """Clear requests, faults, scripts, files, searches, counters, rate windows, remembered
+        continuations and today's tokens; the balance and served models go back to the start."""
         self.state.reset()
 
     def stats(self) -> dict[str, Any]:

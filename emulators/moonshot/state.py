@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.catalog import Catalog
+from emulators.moonshot.billing import Balance
+from emulators.moonshot.daily import DailyTokens
 from emulators.moonshot.filestore import FileStore
 from emulators.moonshot.limits import RateLimiter
+from emulators.moonshot.partial import Continuations
 from emulators.moonshot.scripts import Fault, ScriptedReply
 
 
@@ -33,6 +37,48 @@ class EmulatorState:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     demo: bool = False  # answers that say they are not Kimi's (kimi-bot run without a key)
     keep_requests: int | None = None  # a long-running server keeps only the newest ones
+    served_models: list[str] | None = None  # None: every catalog model is served
+    continuations: Continuations = field(default_factory=Continuations)
+    balance: Balance = field(default_factory=Balance)
+    balance_set: bool = False  # a test set the balance: an empty one refuses even without limits
+    daily: DailyTokens = field(init=False)
+    initial_served_models: list[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.daily = DailyTokens(self.catalog.day_timezone)
+        self.serve(self.served_models)
+        self.initial_served_models = self.served_models
+
+    @property
+    def served_catalog(self) -> Catalog:
+        """The models the account 'has': what ``/v1/models`` lists and chat accepts."""
+        if self.served_models is None:
+            return self.catalog
+        return self.catalog.only(self.served_models)
+
+    def serve(self, model_ids: Iterable[str] | None) -> None:
+        """Serve only ``model_ids`` (catalog ids), or every catalog model again with None."""
+        if model_ids is None:
+            self.served_models = None
+            return
+        ids = list(model_ids)
+        unknown = [m for m in ids if m not in self.catalog]
+        if unknown:
+            raise ValueError(f"not in the catalog: {', '.join(unknown)}")
+        self.served_models = ids
+
+    @property
+    def quota_enforced(self) -> bool:
+        """Whether an empty balance refuses requests: with limits on (not in demo mode, which
+        may run for days), or once a test set the balance."""
+        return self.balance_set or (self.enforce_limits and not self.demo)
+
+    def set_balance(self, *, cash: float | None = None, voucher: float | None = None) -> None:
+        if cash is not None:
+            self.balance.cash = float(cash)
+        if voucher is not None:
+            self.balance.voucher = float(voucher)
+        self.balance_set = True
 
     def record_request(self, body: dict[str, Any]) -> None:
         self.requests.append(body)
@@ -57,7 +103,9 @@ class EmulatorState:
         return self.replies.popleft() if self.replies else None
 
     def reset(self) -> None:
-        """Back to a fresh emulator (configuration kept; streams in progress keep their slots)."""
+        """Back to a fresh emulator: configuration kept (streams in progress keep their slots);
+        requests, scripts, files, searches, counters, windows, continuations, the day's tokens,
+        the balance and the served models as at start."""
         self.requests.clear()
         self.rate_limited_count = 0
         self.replies.clear()
@@ -66,6 +114,11 @@ class EmulatorState:
         self.searches.clear()
         self.search_count = 0
         self.files.clear()
+        self.continuations.clear()
+        self.daily.reset()
+        self.balance = Balance()
+        self.balance_set = False
+        self.served_models = self.initial_served_models
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -75,4 +128,7 @@ class EmulatorState:
             "faults_pending": [f.to_json() for f in self.faults],
             "replies_pending": len(self.replies),
             "in_flight": self.limiter.in_flight(),
+            "balance": self.balance.to_json(),
+            "served_models": self.served_models,
+            "continuable": len(self.continuations),
         }

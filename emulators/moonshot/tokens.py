@@ -1,7 +1,8 @@
 """The emulator's token estimate: one small, CJK-aware rule used for usage, limits and estimates.
 
 Kimi's real tokenizer is not available offline; what matters for the emulator is that the same
-rule is used everywhere (stream and non-stream usage, TPM, context window, the estimate endpoint).
+rule is used everywhere (stream and non-stream usage, TPM, context window, the estimate endpoint,
+and where ``max_tokens`` cuts an answer).
 """
 
 from __future__ import annotations
@@ -9,14 +10,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from emulators.moonshot.vision import IMAGE_TOKENS, image_count
+
+
+def _tokens(ascii_chars: int, other_chars: int) -> int:
+    return math.ceil(ascii_chars / 4 + other_chars * 0.6)
+
 
 def estimate_tokens(text: str) -> int:
     """About 1 token per 4 ASCII characters and 0.6 tokens per other (mostly CJK) character."""
     if not text:
         return 0
     ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    other = len(text) - ascii_chars
-    return max(1, math.ceil(ascii_chars / 4 + other * 0.6))
+    return max(1, _tokens(ascii_chars, len(text) - ascii_chars))
+
+
+def cut_to_tokens(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` whose estimate fits in ``budget`` tokens."""
+    if estimate_tokens(text) <= budget:
+        return text
+    ascii_chars = other = 0
+    for index, ch in enumerate(text):
+        if ord(ch) < 128:
+            ascii_chars += 1
+        else:
+            other += 1
+        if max(1, _tokens(ascii_chars, other)) > budget:
+            return text[:index]
+    return text
 
 
 def content_text(content: Any) -> str:
@@ -35,8 +56,12 @@ def content_text(content: Any) -> str:
 
 
 def message_text(message: dict[str, Any]) -> str:
-    """Everything in a message that the model reads: content plus tool-call names and arguments."""
+    """Everything in a message that the model reads as text: content, reasoning kept in the
+    history, and tool-call names and arguments."""
     text = content_text(message.get("content"))
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str):
+        text += reasoning
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
@@ -45,5 +70,10 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def estimate_messages(messages: list[dict[str, Any]]) -> int:
-    """Prompt estimate: the sum over messages (each message's estimate, at least 1)."""
-    return sum(max(1, estimate_tokens(message_text(m))) for m in messages if isinstance(m, dict))
+    """Prompt estimate: the sum over messages (each message's estimate, at least 1), plus a fixed
+    estimate per image."""
+    return sum(
+        max(1, estimate_tokens(message_text(m))) + IMAGE_TOKENS * image_count(m.get("content"))
+        for m in messages
+        if isinstance(m, dict)
+    )

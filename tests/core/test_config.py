@@ -56,8 +56,10 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.telegram_enabled is False
     assert settings.slack_enabled is False
     assert 0.0 <= settings.kimi_temperature <= 1.0
-    assert settings.kimi_max_output > 0
+    assert settings.kimi_max_output is None, "each model's own max_output unless capped"
+    assert settings.kimi_max_continuations == 4
     assert "kimi-k2" in settings.catalog
+    assert settings.catalog.currency == "CNY", "api.moonshot.cn bills in CNY"
 
 
 # --- environment ---------------------------------------------------------------------------------

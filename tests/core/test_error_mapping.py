@@ -17,6 +17,7 @@ from core.kimi import (
     ToolCall,
     Usage,
     _apply_chunk,
+    _Callbacks,
     _error_from_body,
     _merge_tool_fragment,
     _usage,
@@ -375,9 +376,13 @@ async def test_apply_chunk_folds_text_reasoning_tools_and_usage() -> None:
     result = Completion(model="kimi-k2")
     calls: dict[int, ToolCall] = {}
     seen: list[str] = []
+    thought: list[str] = []
 
     async def on_delta(text: str) -> None:
         seen.append(text)
+
+    async def on_reasoning(text: str) -> None:
+        thought.append(text)
 
     chunks: list[dict[str, Any]] = [
         {"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "think "}}]},
@@ -416,10 +421,11 @@ async def test_apply_chunk_folds_text_reasoning_tools_and_usage() -> None:
         },
     ]
     for chunk in chunks:
-        await _apply_chunk(chunk, result, calls, on_delta, 0.0)
+        await _apply_chunk(chunk, result, calls, _Callbacks(on_delta, on_reasoning), 0.0)
     assert result.text == "Hello, world"
-    assert seen == ["Hello", ", world"]
+    assert seen == ["Hello", ", world"], "reasoning never reaches the answer's callback"
     assert result.reasoning == "think more"
+    assert thought == ["think ", "more"]
     assert result.finish_reason == "tool_calls"
     assert result.usage == Usage(10, 5, 2)
     assert result.first_token_s is not None

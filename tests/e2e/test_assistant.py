@@ -39,7 +39,7 @@ async def test_answer_streams_and_is_stored(services, moonshot):
     assert rows[1].content == sink.final
     usage = await services.db.usage.totals(user_id="cli:alice")
     assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
-    assert usage.cost_cny > 0
+    assert usage.cost("CNY") > 0 and set(usage.costs) == {"CNY"}
 
 
 async def test_memory_across_turns_and_restart(services, moonshot, db_url):

@@ -283,8 +283,12 @@ async def test_tpm_counts_prompt_plus_max_tokens() -> None:
             with pytest.raises(openai.RateLimitError) as caught:
                 await ask(c, "b", max_tokens=2000)
             await ask(c, "c", max_tokens=500)  # still fits: 2001 + 501 <= 3000
-        assert "TPM" in caught.value.body["message"]
-        assert WAIT.search(caught.value.body["message"])
+        message = caught.value.body["message"]
+        assert caught.value.body["type"] == "rate_limit_reached_error"
+        assert message.endswith(
+            "request reached organization TPM rate limit, current:4002, limit:3000"
+        )
+        assert not WAIT.search(message)  # Moonshot's TPM 429 names no wait
     finally:
         await emulator.stop()
 
@@ -761,6 +765,13 @@ async def test_models_estimate_and_balance(
     assert [m.id for m in models] == builtin_catalog().ids()
     assert models[0].owned_by == "moonshot"
     assert models[0].model_extra["context_length"] == 131072
+    status, body = await raw(emu, "GET", "/v1/users/me/balance")
+    assert status == 200 and body["status"] is True and body["scode"] == "0x0"
+    assert body["data"] == {
+        "available_balance": 49.58,
+        "voucher_balance": 46.58,
+        "cash_balance": 3.0,
+    }
 
     messages = [{"role": "system", "content": "你是 Kimi"}, *user("hello there")]
     status, body = await raw(
@@ -780,12 +791,11 @@ async def test_models_estimate_and_balance(
     assert chat.usage.prompt_tokens == body["data"]["total_tokens"]
 
     status, body = await raw(emu, "GET", "/v1/users/me/balance")
-    assert status == 200 and body["status"] is True
-    assert body["data"] == {
-        "available_balance": 49.58,
-        "voucher_balance": 46.58,
-        "cash_balance": 3.0,
-    }
+    cost = emu.catalog.get("kimi-k2").cost(chat.usage.prompt_tokens, chat.usage.completion_tokens)
+    assert cost > 0
+    assert body["data"]["available_balance"] == pytest.approx(49.58 - cost, abs=1e-8)
+    assert body["data"]["voucher_balance"] == pytest.approx(46.58 - cost, abs=1e-8)
+    assert body["data"]["cash_balance"] == 3.0  # the voucher is spent first
 
 
 def test_token_estimate_is_cjk_aware() -> None:

@@ -211,12 +211,14 @@ async def run_action(services, moonshot, world: World, action: tuple) -> None:
     if verb == "usage":
         now = datetime.now(UTC)
         mine = await usage_periods(services.db, now, ZoneInfo("UTC"), user_id=author.id)
-        assert format_totals("All time", mine.all_time) in shown.split("\n\n")[0], shown
+        line = format_totals("All time", mine.all_time, currency="CNY")
+        assert line in shown.split("\n\n")[0], shown
         if place.group:
             chat = await usage_periods(
                 services.db, now, ZoneInfo("UTC"), chat_key=place.key.label()
             )
-            assert format_totals("All time", chat.all_time) in shown.split("\n\n")[1], shown
+            line = format_totals("All time", chat.all_time, currency="CNY")
+            assert line in shown.split("\n\n")[1], shown
         else:
             assert "This conversation" not in shown
 

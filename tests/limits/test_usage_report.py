@@ -1,5 +1,6 @@
 """``kimi-bot usage``: aggregation on SQLite and PostgreSQL, and the table/CSV/JSON output, with
-exact numbers from known ledger rows (days are calendar days in Asia/Shanghai)."""
+exact numbers from known ledger rows (days are calendar days in Asia/Shanghai); costs in the
+currency each row was billed in, web-search fees included and shown."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def entry(user: str, chat: str, model: str, prompt: int, completion: int, **extr
         prompt_tokens=prompt,
         completion_tokens=completion,
         cached_tokens=cached,
-        cost_cny=CATALOG.get(model).cost_cny(prompt, completion, cached),
+        cost=CATALOG.get(model).cost(prompt, completion, cached),
+        currency="CNY",
         latency_ms=extra["latency"],
         first_token_ms=extra.get("first"),
         user_id=user,
@@ -56,8 +58,8 @@ async def fill(db: Database) -> None:
 
 def test_costs_come_from_the_catalog_prices() -> None:
     # 1000 prompt (200 cached at the input price, no cache price in the brief) + 500 out.
-    assert ROWS[1][1].cost_cny == pytest.approx((1000 * 12 + 500 * 36) / 1e6)
-    assert ROWS[3][1].cost_cny == pytest.approx((3000 * 4 + 1000 * 12) / 1e6)
+    assert ROWS[1][1].cost == pytest.approx((1000 * 12 + 500 * 36) / 1e6)
+    assert ROWS[3][1].cost == pytest.approx((3000 * 4 + 1000 * 12) / 1e6)
 
 
 async def test_report_by_user(db: Database) -> None:
@@ -67,8 +69,10 @@ async def test_report_by_user(db: Database) -> None:
         ("telegram:1", 2, 3000, 1500, 200),
         ("slack:U2", 1, 3000, 1000, 0),
     ]  # fmt: skip
-    assert [round(r.cost_cny, 9) for r in rows] == [0.09, 0.024]
+    assert [round(r.cost, 9) for r in rows] == [0.09, 0.024]
     assert [(r.avg_latency_ms, r.avg_first_token_ms) for r in rows] == [(2000, 300), (2000, None)]
+    assert {r.currency for r in rows} == {"CNY"}
+    assert [(r.web_searches, r.tool_fees) for r in rows] == [(0, 0.0), (0, 0.0)]
 
 
 async def test_report_by_day_uses_the_operators_time_zone(db: Database) -> None:
@@ -78,7 +82,7 @@ async def test_report_by_day_uses_the_operators_time_zone(db: Database) -> None:
         ("2025-03-01", 1, 1000, 500),
         ("2025-03-02", 2, 5000, 2000),
     ]
-    assert [round(r.cost_cny, 9) for r in rows] == [0.03, 0.084]
+    assert [round(r.cost, 9) for r in rows] == [0.03, 0.084]
     assert [(r.avg_latency_ms, r.avg_first_token_ms) for r in rows] == [(1000, 200), (2500, 400)]
     utc_rows = await db.usage.report(by="day", tz=UTC)
     assert [(r.key, r.calls) for r in utc_rows] == [
@@ -91,12 +95,12 @@ async def test_report_by_day_uses_the_operators_time_zone(db: Database) -> None:
 async def test_report_by_model_and_chat(db: Database) -> None:
     await fill(db)
     by_model = await db.usage.report(by="model", since=SINCE, tz=SHANGHAI)
-    assert [(r.key, r.calls, round(r.cost_cny, 9)) for r in by_model] == [
+    assert [(r.key, r.calls, round(r.cost, 9)) for r in by_model] == [
         ("kimi-k2", 2, 0.09),
         ("moonshot-v1-8k", 1, 0.024),
     ]
     by_chat = await db.usage.report(by="chat", tz=SHANGHAI)  # all time
-    assert [(r.key, r.calls, round(r.cost_cny, 9)) for r in by_chat] == [
+    assert [(r.key, r.calls, round(r.cost, 9)) for r in by_chat] == [
         ("telegram:100", 3, 0.0948),
         ("slack:T1:C9", 1, 0.024),
     ]
@@ -113,20 +117,20 @@ async def test_rendered_table_csv_and_json(db: Database) -> None:
     assert table == "\n".join(
         [
             "Usage since 2025-03-01 00:00 CST",
-            "user        calls  prompt  completion  cached  total  cost ¥  avg ms  1st token ms",
-            "----------  -----  ------  ----------  ------  -----  ------  ------  ------------",
-            "telegram:1      2   3,000       1,500     200  4,500  0.0900   2,000           300",
-            "slack:U2        1   3,000       1,000       0  4,000  0.0240   2,000             -",
-            "----------  -----  ------  ----------  ------  -----  ------  ------  ------------",
-            "TOTAL           3   6,000       2,500     200  8,500  0.1140   2,000           300",
+            "user        calls  prompt  completion  cached  total     cost  searches  avg ms  1st token ms",
+            "----------  -----  ------  ----------  ------  -----  -------  --------  ------  ------------",
+            "telegram:1      2   3,000       1,500     200  4,500  ¥0.0900         0   2,000           300",
+            "slack:U2        1   3,000       1,000       0  4,000  ¥0.0240         0   2,000             -",
+            "----------  -----  ------  ----------  ------  -----  -------  --------  ------  ------------",
+            "TOTAL           3   6,000       2,500     200  8,500  ¥0.1140         0   2,000           300",
         ]
-    )
+    )  # fmt: skip
     csv_text = render_usage(rows, by="user", fmt="csv")
     assert csv_text == (
-        "user,calls,prompt_tokens,completion_tokens,cached_tokens,total_tokens,cost_cny,"
-        "avg_latency_ms,avg_first_token_ms\n"
-        "telegram:1,2,3000,1500,200,4500,0.09,2000.0,300.0\n"
-        "slack:U2,1,3000,1000,0,4000,0.024,2000.0,\n"
+        "user,calls,prompt_tokens,completion_tokens,cached_tokens,total_tokens,cost,currency,"
+        "web_searches,tool_fees,avg_latency_ms,avg_first_token_ms\n"
+        "telegram:1,2,3000,1500,200,4500,0.09,CNY,0,0.0,2000.0,300.0\n"
+        "slack:U2,1,3000,1000,0,4000,0.024,CNY,0,0.0,2000.0,\n"
     )
     data = json.loads(render_usage(rows, by="user", fmt="json", since=SINCE))
     assert data["by"] == "user" and data["since"] == "2025-03-01T00:00:00+08:00"
@@ -137,13 +141,17 @@ async def test_rendered_table_csv_and_json(db: Database) -> None:
         "completion_tokens": 1000,
         "cached_tokens": 0,
         "total_tokens": 4000,
-        "cost_cny": 0.024,
+        "cost": 0.024,
+        "currency": "CNY",
+        "web_searches": 0,
+        "tool_fees": 0.0,
         "avg_latency_ms": 2000.0,
         "avg_first_token_ms": None,
     }
-    assert data["total"]["calls"] == 3 and data["total"]["cost_cny"] == 0.114
+    [total] = data["totals"]
+    assert (total["calls"], total["cost"], total["currency"]) == (3, 0.114, "CNY")
     assert render_usage([], by="day", fmt="table") == "Usage since the beginning\n(no calls)"
-    assert json.loads(render_usage([], by="day", fmt="json"))["total"]["calls"] == 0
+    assert json.loads(render_usage([], by="day", fmt="json"))["totals"] == []
 
 
 def test_since_values() -> None:
@@ -171,8 +179,8 @@ async def test_the_command_prints_the_report(
     args = parser.parse_args(["--since", "2025-03-01", "--by", "model", "--format", "csv"])
     assert await run_usage_command(settings, args) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1] == "kimi-k2,2,3000,1500,200,4500,0.09,2000.0,300.0"
-    assert out[2] == "moonshot-v1-8k,1,3000,1000,0,4000,0.024,2000.0,"
+    assert out[1] == "kimi-k2,2,3000,1500,200,4500,0.09,CNY,0,0.0,2000.0,300.0"
+    assert out[2] == "moonshot-v1-8k,1,3000,1000,0,4000,0.024,CNY,0,0.0,2000.0,"
     assert parser.parse_args([]).since == "30d"
     bad = parser.parse_args(["--since", "soon"])
     assert await run_usage_command(settings, bad) == 2

@@ -150,3 +150,25 @@ async def test_the_command_hints_follow_what_is_typed(browser_page, tmp_path):
         await page.wait_for_function("() => $('hints').textContent.includes('N|all')")
         await page.fill("#text", "hello")
         await page.wait_for_function("() => $('hints').textContent.includes('/search')")
+
+
+async def test_a_thinking_models_reasoning_is_folded_apart_from_the_answer(browser_page, tmp_path):
+    page = browser_page
+    async with demo_server(tmp_path) as server:
+        await page.goto(f"{server.url}/")
+        await page.locator("#demo").wait_for(state="visible")
+        await _send(page, "/model kimi-k2-thinking")
+        await page.locator(".msg.system", has_text="kimi-k2-thinking").wait_for()
+
+        await _send(page, "Why is the sky blue?")
+        block = page.locator(".msg.assistant details.thinking")
+        await block.wait_for()
+        await _watch_answer(page, "real answers from Kimi")
+
+        reasoning = await block.locator(".reasoning").text_content()
+        assert "The user asks" in (reasoning or ""), "the reasoning is inside the block"
+        assert (await block.locator("summary").inner_text()).startswith("Thought for ")
+        assert await block.get_attribute("open") is None, "folded until the user opens it"
+        answer = await page.locator(".msg.assistant .body").last.inner_text()
+        assert "Why is the sky blue?" in answer
+        assert "The user asks" not in answer, "the reasoning is never part of the answer"

@@ -76,6 +76,26 @@ function setText(node, text) {
   else body.textContent = text;
 }
 
+// A thinking model's reasoning: a folded, dimmed block above the answer, never part of it.
+function addThinking(node, text) {
+  let block = node.querySelector("details.thinking");
+  if (!block) {
+    block = el("details", "thinking");
+    block.append(el("summary", "", "Thinking…"), el("div", "reasoning"));
+    block.dataset.started = String(Date.now());
+    node.insertBefore(block, node.querySelector(".body"));
+  }
+  block.querySelector(".reasoning").textContent += text;
+}
+
+function endThinking(node) {
+  const block = node && node.querySelector("details.thinking");
+  if (!block || block.dataset.ended) return;
+  block.dataset.ended = "1";
+  const seconds = Math.max(1, Math.round((Date.now() - Number(block.dataset.started)) / 1000));
+  block.querySelector("summary").textContent = `Thought for ${seconds} s`;
+}
+
 function setStatus(node, text) {
   let status = node.querySelector(".status");
   if (!text) {
@@ -171,15 +191,20 @@ async function send(text, files) {
   };
   try {
     for await (const [name, data] of events(response)) {
-      if (name === "delta") {
+      if (name === "thinking") {
+        addThinking(ensureAnswer(), data.text);
+        scrollDown();
+      } else if (name === "delta") {
         answerText += data.text;
-        setText(ensureAnswer(), answerText);
+        endThinking(ensureAnswer());
+        setText(answer, answerText);
         setStatus(answer, "");
         scrollDown();
       } else if (name === "notice") {
         setStatus(ensureAnswer(), data.text);
       } else if (name === "done") {
-        setText(ensureAnswer(), data.text);
+        endThinking(ensureAnswer());
+        setText(answer, data.text);
         setStatus(answer, "");
       } else if (name === "aborted") {
         const node = ensureAnswer();
