@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="attach a document to the question (repeatable); it stays in the conversation",
     )
+    ask.add_argument(
+        "--image",
+        "-i",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="show Kimi an image (PNG, JPEG, WebP, GIF) with the question (repeatable)",
+    )
     ask.add_argument("--show-thinking", action="store_true", help=SHOW_THINKING_HELP)
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")
@@ -84,12 +92,14 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_logging("ERROR")  # the report is the output; library chatter is not
         return run_doctor()
-    if args.command == "ask" and not args.text.strip() and not args.file:
+    if args.command == "ask" and not args.text.strip() and not args.file and not args.image:
         sys.stderr.write(
             'kimi-bot ask: the question is empty: ask something, e.g. kimi-bot ask "hello"\n'
         )
         return 2
-    if args.command == "ask" and (missing := [f for f in args.file if not os.path.isfile(f)]):
+    if args.command == "ask" and (
+        missing := [f for f in [*args.file, *args.image] if not os.path.isfile(f)]
+    ):
         sys.stderr.write(f"kimi-bot ask: no such file: {missing[0]}\n")
         return 2
     try:
@@ -153,6 +163,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     args.conversation,
                     args.model,
                     files=[Path(f) for f in args.file],
+                    images=[Path(f) for f in args.image],
                     show_thinking=args.show_thinking,
                 ),
             )

@@ -3,7 +3,8 @@ to fix. Exit status 1 when anything failed, so it can gate a deploy (``kimi-bot 
 
 Each check talks to the real service the way the bot will: the database through our storage layer (and
 its migration head), Redis with PING, Moonshot with ``GET /v1/models`` through the openai SDK,
-Telegram with ``getMe`` and Slack with ``auth.test``. Nothing secret is printed.
+Telegram with ``getMe``, Slack with ``auth.test`` and the speech-to-text endpoint
+(``STT_BASE_URL``) with ``GET /models``. Nothing secret is printed.
 """
 
 from __future__ import annotations
@@ -278,6 +279,37 @@ async def check_slack(settings: Settings) -> Result:
     )
 
 
+async def check_speech(settings: Settings) -> Result:
+    """Voice messages: off without STT_BASE_URL; else the endpoint answers ``GET /models``
+    (no audio sent, nothing billed) and accepts STT_API_KEY."""
+    from core.speech import Transcriber, TranscriptionFailed
+    from core.speech.transcriber import file_size
+
+    transcriber = Transcriber.from_settings(settings)
+    if transcriber is None:
+        return Result(
+            "speech",
+            SKIP,
+            "STT_BASE_URL not set: voice messages get a reply that they are not enabled",
+        )
+    transcriber.timeout = min(transcriber.timeout, CHECK_TIMEOUT - 3)
+    try:
+        ids = await transcriber.probe()
+    except TranscriptionFailed as exc:
+        return Result("speech", FAIL, f"{exc.reason}: check STT_BASE_URL and STT_API_KEY")
+    finally:
+        await transcriber.close()
+    base, model = settings.stt_base_url, settings.stt_model
+    if ids is None:
+        listed = f"reachable (lists no models; {model} assumed)"
+    elif model in ids:
+        listed = f"reachable, serves {model}"
+    else:
+        listed = f"reachable, but {model} is not among its models (STT_MODEL?)"
+    limits = f"voice up to {settings.stt_max_seconds:g}s and {file_size(settings.stt_max_bytes)}"
+    return Result("speech", OK, f"{base} {listed}; {limits}")
+
+
 # -- running them ----------------------------------------------------------------------------------
 
 Check = Callable[[Settings], Awaitable[Result]]
@@ -287,6 +319,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("moonshot", check_moonshot),
     ("telegram", check_telegram),
     ("slack", check_slack),
+    ("speech", check_speech),
 ]
 
 

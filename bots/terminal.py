@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.assistant import Assistant
+from core.attachment_kinds import IMAGE
 from core.conversations import Conversations
 from core.types import Attachment, Author, ConversationKey, Incoming
 from core.vocabulary import COMPLETE
@@ -116,10 +117,12 @@ async def ask(
     model: str | None = None,
     *,
     files: Sequence[Path] = (),
+    images: Sequence[Path] = (),
     show_thinking: bool = False,
 ) -> int:
-    """One question (with documents, like a file sent on Telegram); exit status 0 when a
-    complete answer was printed."""
+    """One question (with documents or images, like files and photos sent on Telegram); exit
+    status 0 when a complete answer was printed. ``--file`` lets the core decide what a file
+    is (an audio file is transcribed); ``--image`` says it is a picture."""
     if model is not None:
         if model not in assistant.catalog:
             sys.stderr.write(
@@ -130,14 +133,16 @@ async def ask(
         await conversations.set_model(key, model, is_group=False)
     sink = TerminalSink(show_thinking=show_thinking)
     incoming = terminal_incoming(text, conversation)
-    if files:
-        incoming = replace(incoming, attachments=tuple(file_attachment(f) for f in files))
+    attachments = [file_attachment(f) for f in files]
+    attachments += [file_attachment(f, kind=IMAGE) for f in images]
+    if attachments:
+        incoming = replace(incoming, attachments=tuple(attachments))
     outcome = await assistant.handle(incoming, sink)
     cut = outcome is not None and outcome.status != COMPLETE  # e.g. still cut after continuing
     return 1 if sink.failed or cut else 0
 
 
-def file_attachment(path: Path) -> Attachment:
+def file_attachment(path: Path, *, kind: str = "") -> Attachment:
     """A local file as an attachment; the core checks its size and type before reading it."""
     mime, _ = mimetypes.guess_type(path.name)
 
@@ -149,6 +154,7 @@ def file_attachment(path: Path) -> Attachment:
         mime_type=mime or "application/octet-stream",
         size=path.stat().st_size,
         fetch=fetch,
+        kind=kind,
     )
 
 

@@ -19,16 +19,21 @@ from core import metrics, texts
 from core.access import AccessPolicy
 from core.account import AccountFacts
 from core.admin_alerts import AdminAlerts, account_alert
+from core.attachment_kinds import IMAGE, kind_of
 from core.budgets import Budgets
 from core.catalog import Catalog, ModelSpec
 from core.commands import CommandHandler, parse_command
 from core.context import ContextBuilder
 from core.documents.ingestion import Ingestion
 from core.documents.library import DocumentLibrary
+from core.images.ingestion import ImageIngestion, ImageLimits, ReadImage
+from core.images.tokens import ImageTokenCounter
+from core.images.vision import has_vision
 from core.kimi import KimiClient
 from core.limits import Limiter
 from core.locks import ConversationLocks, InProcessLocks, current_fence
 from core.log_context import conversation_scope
+from core.speech import Transcriber, VoiceMessages, audio_of, with_voice_note
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.registry import ToolRegistry
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
@@ -68,6 +73,8 @@ class Assistant:
         budgets: Budgets | None = None,
         account: AccountFacts | None = None,
         alerts: AdminAlerts | None = None,
+        images: ImageLimits | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self.budgets = budgets
         self.alerts = alerts
@@ -89,7 +96,7 @@ class Assistant:
             db=db,
             kimi=kimi,
             estimator=self.estimator,
-            builder=ContextBuilder(db.messages, self.estimator),
+            builder=ContextBuilder(db.messages, self.estimator, images=db.images),
             settings=turn_settings,
             catalog=catalog,
             library=library,
@@ -100,6 +107,12 @@ class Assistant:
         )
         self.library = library
         self.ingestion = Ingestion(library)
+        self.images = ImageIngestion(
+            db,
+            ImageTokenCounter(lambda: getattr(kimi, "sdk", None), catalog),
+            images or ImageLimits(),
+        )
+        self.voice = VoiceMessages(db, transcriber)  # None: voice messages get a clear refusal
         self.commands = CommandHandler(
             db=db,
             catalog=catalog,
@@ -224,8 +237,11 @@ class Assistant:
         conversation = await self.db.conversations.get_or_create(
             incoming.key, is_group=incoming.is_group
         )
+        incoming = with_voice_note(incoming)  # "[voice message]" until it is transcribed
         if incoming.attachments and not incoming.text.strip():
-            incoming = _with_text(incoming, summary_request(incoming.attachments))
+            incoming = _with_text(
+                incoming, summary_request(incoming.attachments, incoming.language)
+            )
         # Stored before anything can fail: a crash, a limit or an API error never loses it.
         user_message_id = await self.db.messages.add(
             conversation.id,
@@ -245,6 +261,11 @@ class Assistant:
                 await sink.reply(refusal.message(texts.language_of(incoming.text)))
                 await self.db.messages.fail(user_message_id, error=f"budget: {refusal.scope}")
                 return None
+        if audio_of(incoming):  # outside the lock: a slow transcription holds no other turn up
+            heard = await self.voice.transcribe(conversation.id, incoming, user_message_id, sink)
+            if heard is None:
+                return None
+            incoming = heard
         queued_at = time.monotonic()
         async with self._locks.hold(conversation.id) as waited:
             metrics.record_lock_wait(time.monotonic() - queued_at)
@@ -292,9 +313,25 @@ class Assistant:
     async def _ingest(
         self, conversation_id: int, incoming: Incoming, user_message_id: int, sink: ReplySink
     ) -> bool:
-        """Add the attachments to the library; False (and the message set aside) if none could be."""
+        """Add the attachments: images to the conversation's images, the rest to the library;
+        False (and the message set aside) if none could be."""
         lang = texts.language_of(incoming.text)
-        added = await self.ingestion.ingest_all(conversation_id, incoming, sink, lang)
+        images = [a for a in incoming.attachments if kind_of(a) == IMAGE]
+        documents = tuple(a for a in incoming.attachments if kind_of(a) != IMAGE)
+        added: list[object] = []
+        if images:
+            seeing = has_vision(self.catalog)
+            read = await self.images.ingest_all(
+                conversation_id, user_message_id, images, incoming.author, sink, lang, link=seeing
+            )
+            if seeing:
+                added += read
+            elif read:  # no model sees: file-extract reads them (OCR), and we say so
+                documents += tuple(_as_document(image) for image in read)
+                await sink.reply(texts.text("image_ocr_fallback", lang))
+        if documents:
+            with_documents = replace(incoming, attachments=documents)
+            added += await self.ingestion.ingest_all(conversation_id, with_documents, sink, lang)
         if not added:
             await self.db.messages.fail(user_message_id, error="no attachment could be read")
         return bool(added)
@@ -332,12 +369,25 @@ class Assistant:
         return True
 
 
-def summary_request(attachments: tuple[Attachment, ...]) -> str:
-    """What a file sent without a question stands for in the conversation."""
+def summary_request(attachments: tuple[Attachment, ...], language: str = "") -> str:
+    """What a file sent without a question stands for in the conversation (images alone:
+    "what is in this image?", in the language the platform reports for the user)."""
+    if all(kind_of(a) == IMAGE for a in attachments):
+        key = "image_question" if len(attachments) == 1 else "images_question"
+        return texts.text(key, "zh" if language == "zh" else "en")
     names = ", ".join(f"“{a.name}”" for a in attachments)
     if len(attachments) == 1:
         return f"I sent the document {names}. Summarize it in two sentences."
     return f"I sent the documents {names}. Summarize each in two sentences."
+
+
+def _as_document(image: ReadImage) -> Attachment:
+    """A checked image handed to file-extract (its bytes already fetched once)."""
+
+    async def fetch() -> bytes:
+        return image.data
+
+    return Attachment(image.name, image.facts.mime_type, len(image.data), fetch, kind="document")
 
 
 def _without_nul(incoming: Incoming) -> Incoming:

@@ -92,17 +92,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "docs",
         {
-            "en": "the documents in this conversation (send a file to add one)",
-            "zh": "本对话中的文档（发送文件即可添加）",
+            "en": "the documents and images in this conversation (send a file or photo to add one)",
+            "zh": "本对话中的文档和图片（发送文件或图片即可添加）",
         },
     ),
     CommandSpec(
         "forget",
         {
-            "en": "remove document N (or all) from this conversation",
-            "zh": "从本对话中移除第 N 号文档（或全部）",
+            "en": "remove document N, image N (`/forget image N`) or all of them from this conversation",
+            "zh": "从本对话中移除第 N 号文档、第 N 张图片（/forget image N）或全部",
         },
-        args="N|all",
+        args="N|image N|all",
     ),
     CommandSpec(
         "search",

@@ -12,6 +12,8 @@ from core.access import AccessPolicy
 from core.account import AccountUnavailable, Balance
 from core.catalog import Catalog
 from core.documents.library import DocumentLibrary
+from core.images.listing import image_line, parse_image_target
+from core.speech.usage import voice_line
 from core.types import Incoming, ReplySink
 from core.usage_report import format_periods, usage_periods
 from storage import Database
@@ -165,10 +167,14 @@ class CommandHandler:
         mine = await usage_periods(self._db, now, self._tz, user_id=incoming.author.id)
         currency = self._catalog.currency  # dresses the zeros of periods without calls
         report = format_periods(texts.text("usage_mine", lang), mine, lang, currency)
+        voice = await voice_line(self._db, lang, user_id=incoming.author.id)
+        report += f"\n{voice}" if voice else ""
         if incoming.is_group:
             group = await usage_periods(self._db, now, self._tz, chat_key=incoming.key.label())
             chat_title = texts.text("usage_chat", lang)
             report += "\n\n" + format_periods(chat_title, group, lang, currency)
+            voice = await voice_line(self._db, lang, chat_key=incoming.key.label())
+            report += f"\n{voice}" if voice else ""
         elif self._balance is not None and self._access.is_admin(incoming.author.id):
             report += "\n\n" + await self._balance_line(lang)
         return report
@@ -189,13 +195,16 @@ class CommandHandler:
         )
 
     async def _docs(self, _args: str, incoming: Incoming, lang: str) -> str:
-        if self._library is None:
-            return texts.text("docs_disabled", lang)
         conversation = await self._db.conversations.active(incoming.key)
-        items = await self._library.listing(conversation.id) if conversation else []
-        if not items:
+        images = await self._db.images.listing(conversation.id) if conversation else []
+        if self._library is None and not images:
+            return texts.text("docs_disabled", lang)
+        items = (
+            await self._library.listing(conversation.id) if conversation and self._library else []
+        )
+        if not items and not images:
             return texts.text("docs_none", lang)
-        lines = [texts.text("docs_title", lang)]
+        lines = [texts.text("docs_title", lang)] if items else []
         for item in items:
             lines.append(
                 texts.text(
@@ -208,27 +217,46 @@ class CommandHandler:
                     when=item.added_at.astimezone(self._tz).strftime("%Y-%m-%d %H:%M"),
                 )
             )
+        if images:  # numbered apart ("image #N"): see docs/images.md
+            if items:
+                lines.append("")
+            lines.append(texts.text("images_title", lang))
+            lines += [image_line(image, lang, self._tz) for image in images]
         return "\n".join(lines)
 
     async def _forget(self, args: str, incoming: Incoming, lang: str) -> str:
-        if self._library is None:
-            return texts.text("docs_disabled", lang)
+        image_number = parse_image_target(args)
+        if image_number is not None:
+            return await self._forget_image(image_number, incoming, lang)
         target = args.strip().lower().lstrip("#")
         if target != "all" and not target.isdigit():
-            return texts.text("forget_usage", lang)
+            return texts.text("forget_usage_images", lang)
         conversation = await self._db.conversations.active(incoming.key)
+        images = 0
+        if conversation is not None and target == "all":
+            images = await self._db.images.forget(conversation.id, None)
+        if self._library is None and not images:
+            return texts.text("docs_disabled", lang)
         removed = 0
-        if conversation is not None:
+        if conversation is not None and self._library is not None:
             removed = await self._library.forget(
                 conversation.id, None if target == "all" else int(target)
             )
-        if removed == 0 and target == "all":
+        if removed == 0 and images == 0 and target == "all":
             return texts.text("forget_none", lang)
-        if removed == 0:
+        if removed == 0 and target != "all":
             return texts.text("forget_missing", lang, number=target)
+        if target == "all" and images:
+            return texts.text("forget_all_images_done", lang, count=removed + images)
         if target == "all":
             return texts.text("forget_all_done", lang, count=removed)
         return texts.text("forget_one_done", lang, number=target)
+
+    async def _forget_image(self, number: int, incoming: Incoming, lang: str) -> str:
+        conversation = await self._db.conversations.active(incoming.key)
+        removed = await self._db.images.forget(conversation.id, number) if conversation else 0
+        key = "image_forget_done" if removed else "image_forget_missing"
+        return texts.text(key, lang, number=number)
 
     async def _search(self, args: str, incoming: Incoming, lang: str) -> str:
         conversation = await self._db.conversations.get_or_create(

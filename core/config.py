@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # At least a day: Telegram keeps an undelivered update for 24 hours.
     event_retention_days: float = Field(default=7.0, ge=1)
     document_retention_days: float = Field(default=30.0, gt=0)
+    # Images (core.images): the largest accepted, and the tokens the images of a turn's context
+    # may take (the current message's images always go; older ones drop first).
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    image_context_tokens: int = Field(default=16_000, ge=0)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -121,12 +125,24 @@ class Settings(BaseSettings):
     telegram_group_context: bool = False
     telegram_edit_interval_private: float = Field(default=1.0, gt=0)
     telegram_edit_interval_group: float = Field(default=3.0, gt=0)
+    # Seconds to wait for the rest of an album (updates sharing a media_group_id) after its last
+    # item arrived; the album is then one turn.
+    telegram_album_wait: float = Field(default=1.0, gt=0, le=30)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_update_interval: float = Field(default=1.0, gt=0)
+
+    # Voice messages: an OpenAI-compatible /audio/transcriptions endpoint (core.speech); unset =
+    # voice messages get a clear "not enabled" reply.
+    stt_base_url: str | None = None
+    stt_api_key: SecretStr | None = None
+    stt_model: str = "whisper-1"
+    stt_max_seconds: float = Field(default=600.0, gt=0)
+    stt_max_bytes: int = Field(default=25_000_000, gt=0)  # OpenAI's documented cap: 25 MB
+    stt_timeout: float = Field(default=60.0, gt=0)
 
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -171,6 +187,15 @@ class Settings(BaseSettings):
     @field_validator("moonshot_base_url", "telegram_api_url")
     @classmethod
     def _url_without_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("stt_base_url")
+    @classmethod
+    def _stt_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():  # STT_BASE_URL= (empty) means off, as if unset
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core import texts
+from core.images.budget import ImageSelection, select_images
+from core.images.parts import ImagePart, data_url
 from core.tokens import MESSAGE_OVERHEAD, TokenEstimator, raw_estimate
 from storage import COMPLETE, INCOMPLETE, StoredMessage
+from storage.images import ImageRepository, LinkedImage
 from storage.messages import MessageRepository
 
 GROUP_NOTE = (
@@ -36,13 +40,20 @@ class BuiltContext:
     estimate: int
     raw_estimate: int
     history_messages: int
+    images_shown: int = 0
+    images_left_out: int = 0
 
 
 class ContextBuilder:
     def __init__(
-        self, messages: MessageRepository, estimator: TokenEstimator, page_size: int = 32
+        self,
+        messages: MessageRepository,
+        estimator: TokenEstimator,
+        page_size: int = 32,
+        images: ImageRepository | None = None,
     ) -> None:
         self._messages = messages
+        self._images = images
         self._estimator = estimator
         self._page_size = page_size
 
@@ -56,8 +67,13 @@ class ContextBuilder:
         is_group: bool,
         extra_system: list[str] | None = None,
         current: StoredMessage | None = None,
+        image_budget: int | None = None,
     ) -> BuiltContext:
-        """Messages for the model, oldest first, ending with the current user message."""
+        """Messages for the model, oldest first, ending with the current user message.
+
+        ``image_budget`` (a vision model): user messages that carried images become content
+        parts, the current message's images always, earlier ones newest first within the
+        budget; None shows no images (the model cannot see them)."""
         system_text = f"{system_prompt}\n\n{GROUP_NOTE}" if is_group else system_prompt
         head = [{"role": "system", "content": system_text}]
         head += [{"role": "system", "content": text} for text in extra_system or [] if text]
@@ -66,6 +82,10 @@ class ContextBuilder:
             current = await self._messages.get(current_message_id)
         if current is None:
             raise LookupError(f"message {current_message_id} is not stored")
+        selection = await self._select_images(conversation_id, current_message_id, image_budget)
+        if selection.left_out:  # room for the note, whether or not it ends up said
+            used += self._estimator.text(_dropped_note(len(selection.left_out))) + MESSAGE_OVERHEAD
+        used += selection.tokens  # Moonshot's own counts: not scaled by the learnt factor
         current_cost = self._estimator.scaled(_raw_tokens(current, is_group))
         if used + current_cost > budget:
             raise MessageOverBudget(current_cost, max(budget - used, 0))
@@ -80,16 +100,56 @@ class ContextBuilder:
             used += cost
             picked.append(stored)
         picked.sort(key=lambda m: m.turn_order)
-        body = [_as_api(m, is_group) for m in picked]
-        raw = self._estimator.raw_messages(head) + sum(
-            _raw_tokens(m, is_group) + MESSAGE_OVERHEAD for m in picked
+        user_ids = {m.id for m in picked if m.role == "user"}
+        shown = await self._image_parts(selection, user_ids)
+        body = [_as_api(m, is_group, shown.get(m.id)) for m in picked]
+        # Left out by the budget, from messages still in the history (older ones went anyway).
+        left_out = sum(1 for i in selection.left_out if i.message_id in user_ids)
+        if left_out:
+            head.append({"role": "system", "content": _dropped_note(left_out)})
+        image_tokens = sum(p.tokens for parts in shown.values() for p in parts)
+        raw = (
+            self._estimator.raw_messages(head)
+            + image_tokens
+            + sum(_raw_tokens(m, is_group) + MESSAGE_OVERHEAD for m in picked)
         )
         return BuiltContext(
             messages=head + body,
             estimate=used,
             raw_estimate=raw,
             history_messages=len(body),
+            images_shown=sum(len(parts) for parts in shown.values()),
+            images_left_out=left_out,
         )
+
+    async def _select_images(
+        self, conversation_id: int, current_id: int, image_budget: int | None
+    ) -> ImageSelection:
+        if image_budget is None or self._images is None:
+            return ImageSelection()
+        linked = await self._images.linked(conversation_id, current_id)
+        return select_images(linked, current_id, image_budget)
+
+    async def _image_parts(
+        self, selection: ImageSelection, message_ids: set[int]
+    ) -> dict[int, list[ImagePart]]:
+        """message id -> its image parts, for the shown images of messages in the history."""
+        wanted: dict[int, list[LinkedImage]] = {
+            message_id: images
+            for message_id, images in selection.by_message().items()
+            if message_id in message_ids
+        }
+        if not wanted or self._images is None:
+            return {}
+        data = await self._images.data([i.image_id for images in wanted.values() for i in images])
+        return {
+            message_id: [
+                ImagePart(data_url(i.format, data[i.image_id]), i.token_count)
+                for i in images
+                if i.image_id in data
+            ]
+            for message_id, images in wanted.items()
+        }
 
     async def _candidates(self, conversation_id: int, current_id: int):  # type: ignore[no-untyped-def]
         """Usable messages newest first, up to the current turn (later messages wait their turn)."""
@@ -122,8 +182,17 @@ def _raw_tokens(stored: StoredMessage, is_group: bool) -> int:
     return raw
 
 
-def _as_api(stored: StoredMessage, is_group: bool) -> dict[str, Any]:
+def _as_api(
+    stored: StoredMessage, is_group: bool, images: list[ImagePart] | None = None
+) -> dict[str, Any]:
     content = stored.content
     if is_group and stored.role == "user" and stored.author_name:
         content = f"{stored.author_name}: {content}"
+    if images:  # Moonshot's vision shape: the text part, then the images
+        return {"role": stored.role, "content": [{"type": "text", "text": content}, *images]}
     return {"role": stored.role, "content": content}
+
+
+def _dropped_note(count: int) -> str:
+    """For the model (whose instructions are English), so it does not claim to see them."""
+    return texts.text("images_dropped", "en", count=count)

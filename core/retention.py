@@ -10,7 +10,9 @@ What goes, and why it is safe to forget:
   removes its own row); turns they left open were closed long before;
 - extractions that no conversation's library uses any more (forgotten everywhere) and that were
   made more than ``DOCUMENT_RETENTION_DAYS`` ago; until then a re-upload of the same file
-  reuses them.
+  reuses them;
+- images no conversation links any more (forgotten everywhere), stored more than
+  ``DOCUMENT_RETENTION_DAYS`` ago, likewise.
 
 Never touched: conversations with their messages, participants and library entries (the
 history), the usage ledger, and ``instance_secrets`` (which does not grow).
@@ -70,6 +72,7 @@ class Pruned:
     events: int = 0
     workers: int = 0
     documents: int = 0
+    images: int = 0
 
 
 class Retention:
@@ -127,13 +130,19 @@ class Retention:
             lambda: self._db.documents.prune_unused(now - policy.documents, limit=DOCUMENT_BATCH),
             DOCUMENT_BATCH,
         )
-        pruned = Pruned(events=events, workers=workers, documents=documents)
-        if events or workers or documents:
+        images = await self._drain(
+            lambda: self._db.images.prune_unused(now - policy.documents, limit=DOCUMENT_BATCH),
+            DOCUMENT_BATCH,
+        )
+        pruned = Pruned(events=events, workers=workers, documents=documents, images=images)
+        if events or workers or documents or images:
             log.info(
-                "retention: deleted %d event claims, %d stopped workers, %d unused documents",
+                "retention: deleted %d event claims, %d stopped workers, %d unused documents, "
+                "%d unused images",
                 events,
                 workers,
                 documents,
+                images,
             )
         return pruned
 

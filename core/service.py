@@ -15,9 +15,11 @@ from core.config import Settings, require_api_key
 from core.conversations import Conversations
 from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
+from core.images.ingestion import ImageLimits
 from core.kimi import KimiClient, RetryPolicy
 from core.limits import Limiter, build_limiter
 from core.locks import ConversationLocks, InProcessLocks, LocalFirst
+from core.speech import Transcriber
 from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
 from core.workers import new_worker_id
@@ -38,6 +40,7 @@ class Services:
     account: AccountFacts | None = None  # the served models and the balance, asked of Moonshot
     alerts: AdminAlerts | None = None  # adapters with direct messages register themselves here
     served: ServedCatalog | None = None  # what start-up learnt of the served models (run only)
+    transcriber: Transcriber | None = None  # voice messages, when STT_BASE_URL is set
 
     @property
     def conversations(self) -> Conversations:
@@ -51,6 +54,8 @@ class Services:
             await close_locks()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.transcriber is not None:
+            await self.transcriber.close()
         await self.kimi.close()
         await self.db.close()
 
@@ -115,6 +120,7 @@ async def start_services(
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     locks = build_locks(settings, db, redis)
     library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
+    transcriber = Transcriber.from_settings(settings)
     assistant = Assistant(
         db=db,
         kimi=kimi,
@@ -128,6 +134,7 @@ async def start_services(
             tool_max_rounds=settings.kimi_tool_max_rounds,
             max_continuations=settings.kimi_max_continuations,
             checkpoint_every=settings.answer_checkpoint_every,
+            image_context_tokens=settings.image_context_tokens,
         ),
         timezone=settings.kimi_timezone,
         access=AccessPolicy.from_lists(
@@ -141,6 +148,8 @@ async def start_services(
         locks=locks,
         account=account,
         alerts=alerts,
+        transcriber=transcriber,
+        images=ImageLimits(max_bytes=settings.image_max_bytes),
     )
     log.debug("conversation locks: %s", type(getattr(locks, "shared", locks)).__name__)
     return Services(
@@ -154,4 +163,5 @@ async def start_services(
         account=account,
         alerts=alerts,
         served=served,
+        transcriber=transcriber,
     )

@@ -10,6 +10,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.images.parts import part_tokens
+
 # Per-message framing the chat template adds (role markers, separators).
 MESSAGE_OVERHEAD = 4
 
@@ -66,10 +68,14 @@ class TokenEstimator:
     def message(self, message: Mapping[str, Any]) -> int:
         """One message: its content, and a thinking model's reasoning sent back with it."""
         content = message.get("content") or ""
-        if not isinstance(content, str):
+        images = 0
+        if isinstance(content, list):  # content parts: text, and images (see core.images.parts)
+            images = sum(part_tokens(p) for p in content if _is_image(p))
+            content = "\n".join(str(p.get("text") or "") for p in content if _is_text(p))
+        elif not isinstance(content, str):
             content = str(content)
         reasoning = message.get("reasoning_content") or ""
-        return self.text(content) + self.text(str(reasoning)) + MESSAGE_OVERHEAD
+        return self.text(content) + images + self.text(str(reasoning)) + MESSAGE_OVERHEAD
 
     def messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
         return sum(self.message(m) for m in messages)
@@ -88,3 +94,11 @@ class TokenEstimator:
 
     def raw_messages(self, messages: Iterable[Mapping[str, Any]]) -> int:
         return sum(raw_estimate(str(m.get("content") or "")) + MESSAGE_OVERHEAD for m in messages)
+
+
+def _is_image(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "image_url"
+
+
+def _is_text(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "text"

@@ -20,6 +20,7 @@ from core.chat_model import ChatModel
 from core.context import BuiltContext, ContextBuilder, MessageOverBudget
 from core.documents.in_turn import DocumentContext, DocumentTurn
 from core.documents.library import DocumentLibrary
+from core.images.vision import VisionSwitch
 from core.kimi import Completion, KimiClient
 from core.ledger import usage_entry
 from core.limits import LimitedKimi, Limiter, wait_notice
@@ -48,6 +49,8 @@ class TurnSettings:
     # Seconds between saves of a streaming answer's text, so a worker that dies mid-answer
     # leaves what the user saw in the history (recovery marks it incomplete, not failed).
     checkpoint_every: float = 5.0
+    # IMAGE_CONTEXT_TOKENS: tokens of the images a turn shows (the current message's always go).
+    image_context_tokens: int = 16_000
 
 
 @dataclass(slots=True)
@@ -71,6 +74,7 @@ class TurnServices:
     settings: TurnSettings
     tools: ToolRegistry
     documents: DocumentContext
+    vision: VisionSwitch
     limiter: Limiter | None
     worker_id: str | None
     shutting_down: Callable[[], bool]
@@ -104,6 +108,7 @@ class TurnRunner:
             settings=settings,
             tools=self._tools,
             documents=DocumentContext(db, library, catalog, estimator, settings.max_output),
+            vision=VisionSwitch(db, catalog, settings.max_output),
             limiter=limiter,
             worker_id=worker_id,
             shutting_down=shutting_down,
@@ -167,6 +172,7 @@ class Turn:
     async def run(self) -> TurnOutcome:
         """Answer, store and show; a model failure ends the answer visibly, never raises."""
         await self._prepare_documents()
+        await self._prepare_vision()
         try:
             self._context = await self._build_context(
                 self._model.context_window - self._output.reserve
@@ -211,6 +217,24 @@ class Turn:
             self._conversation, self._model, self._incoming.text, self._system_prompt, self._sink
         )
 
+    async def _prepare_vision(self) -> None:
+        """Images in the context need a model that sees: this turn may switch to one."""
+        estimator = self._services.estimator
+        base = (
+            estimator.text(self._system_prompt)
+            + estimator.text(self._incoming.text)
+            + sum(estimator.text(m) for m in self._documents.system_messages)
+        )
+        self._documents.model = await self._services.vision.prepare(
+            self._conversation,
+            self._model,
+            self._user_message_id,
+            base_tokens=base,
+            image_budget=self._services.settings.image_context_tokens,
+            sink=self._sink,
+            lang=self._lang,
+        )
+
     async def _build_context(self, budget: int) -> BuiltContext:
         """History that fits ``budget`` tokens, ending with this turn's user message."""
         incoming = self._incoming
@@ -231,6 +255,9 @@ class Turn:
             is_group=self._conversation.is_group,
             current=current,
             extra_system=self._documents.system_messages,
+            image_budget=(
+                self._services.settings.image_context_tokens if self._model.vision else None
+            ),
         )
 
     async def _stream_rounds(self) -> None:
@@ -297,8 +324,16 @@ class Turn:
         await self._sink.append(delta)
 
     async def _think(self, delta: str) -> None:
-        """A thinking model's reasoning: kept with the answer, shown apart from it."""
-        self._progress.reasoning.append(delta)
+        """A thinking model's reasoning: kept with the answer, shown apart from it. A later
+        round's reasoning after a tool call starts a new paragraph (a Partial Mode continuation
+        goes on with the same one)."""
+        progress = self._progress
+        call = len(progress.completions) + 1
+        after_tools = bool(progress.completions) and bool(progress.completions[-1].tool_calls)
+        if progress.reasoning and progress.reasoning_rounds < call and after_tools:
+            delta = "\n\n" + delta
+        progress.reasoning_rounds = call
+        progress.reasoning.append(delta)
         await self._sink.thinking(delta)
 
     async def _bill(self, completion: Completion) -> None:

@@ -15,6 +15,7 @@ class TurnProgress:
     shown: list[str] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    reasoning_rounds: int = 0  # the model call the last reasoning came from (1-based)
 
     @property
     def text(self) -> str:

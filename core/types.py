@@ -27,6 +27,11 @@ class Attachment:
     mime_type: str
     size: int
     fetch: Callable[[], Awaitable[bytes]]
+    # What the platform says it is, when it says more than the MIME type: "image" (a photo),
+    # "audio" (a voice note, an audio file, a video note); "" = decide by type and name
+    # (core.attachment_kinds).
+    kind: str = ""
+    duration: float | None = None  # seconds, for audio the platform measured
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from storage.conversations import ConversationRepository
 from storage.database import create_engine, session_factory
 from storage.documents import DocumentRepository
 from storage.events import EventRepository
+from storage.images import ImageRepository
 from storage.messages import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, MessageRepository
 from storage.records import (
     ConversationKey,
@@ -18,6 +19,7 @@ from storage.records import (
     UsageTotals,
 )
 from storage.secrets import SecretRepository
+from storage.transcriptions import TranscriptionRepository
 from storage.usage import UsageRepository
 from storage.workers import WorkerRepository
 
@@ -47,8 +49,10 @@ class Database:
         self.usage = UsageRepository(sessions)
         self.events = EventRepository(sessions)
         self.documents = DocumentRepository(self.engine)
+        self.images = ImageRepository(self.engine)
         self.workers = WorkerRepository(self.engine)
         self.secrets = SecretRepository(self.engine)
+        self.transcriptions = TranscriptionRepository(self.engine)
 
     @property
     def backend(self) -> str:

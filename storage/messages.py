@@ -135,6 +135,16 @@ class MessageRepository:
                 .values(status=FAILED, error=error, updated_at=utcnow())
             )
 
+    async def replace_text(self, message_id: int, content: str, token_estimate: int) -> None:
+        """A user message's words, once known: a voice message's transcript replaces the
+        placeholder it was stored with."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
+            )
+
     async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
         checkpoint can never overwrite the final text)."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -204,6 +205,45 @@ class LibraryEntry(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Image(Base):
+    """One image's bytes (our own copy), shared by content hash; reached through a link."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    format: Mapped[str] = mapped_column(String(16))  # png, jpeg, webp, gif
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Moonshot's count for this image (or the 14x14 tile rule when it could not be asked).
+    token_count: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationImage(Base):
+    """An image a user message carried (numbered per conversation; removed by ``forget``)."""
+
+    __tablename__ = "conversation_images"
+    __table_args__ = (
+        Index("ix_conversation_images_conversation", "conversation_id", "message_id"),
+        Index("ix_conversation_images_image", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order within its message
+    name: Mapped[str] = mapped_column(String(512), default="")
+    token_count: Mapped[int] = mapped_column(Integer, default=0)
+    added_by: Mapped[str] = mapped_column(String(160), default="")
+    added_by_name: Mapped[str] = mapped_column(String(256), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Worker(Base):
     """A running ``kimi-bot run`` process and its last heartbeat."""
 
@@ -228,4 +268,29 @@ class InstanceSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Transcription(Base):
+    """One voice message's audio turned into text (core.speech): the seconds of audio, as the
+    speech-to-text provider reported them (else the platform), for ``/usage``. Apart from the
+    token ledger: no Moonshot call, no tokens, billed by the STT provider by time."""
+
+    __tablename__ = "transcriptions"
+    __table_args__ = (
+        Index("ix_transcriptions_user_created", "user_id", "created_at"),
+        Index("ix_transcriptions_chat_created", "chat_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    user_id: Mapped[str] = mapped_column(String(160), default="")
+    platform: Mapped[str] = mapped_column(String(32), default="")
+    chat_key: Mapped[str] = mapped_column(String(400), default="")
+    model: Mapped[str] = mapped_column(String(128))
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: nobody said
+    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,6 +3,12 @@
 Slack answers a download without permission (no ``files:read`` scope) with its HTML sign-in
 page and status 200, not an error; so the content type decides, and the adapter checks access
 before handing a file to the core, to say clearly what is wrong instead of ingesting HTML.
+
+What a file is for the core: a PNG/JPEG/WebP/GIF is an image (Kimi looks at it); an audio file,
+or a clip recorded in Slack, is audio (its words are transcribed). Slack records clips as
+``subtype`` ``slack_audio`` (sometimes labelled ``video/mp4``) or ``slack_video`` (a camera
+clip): both are treated as audio, for what is said in them; a video file uploaded as such is
+not a clip and stays a document. ``duration_ms`` gives a clip's length.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ from typing import Any
 
 import aiohttp
 
+from core.attachment_kinds import AUDIO, IMAGE, IMAGE_TYPES
 from core.documents.formats import MAX_FILE_BYTES, DocumentRejected
 from core.types import Attachment
 
 log = logging.getLogger(__name__)
+
+CLIP_SUBTYPES = frozenset({"slack_audio", "slack_video"})  # recorded in Slack: clips
 
 
 class FileProblem(DocumentRejected):
@@ -59,7 +68,10 @@ class SlackFiles:
         async def fetch() -> bytes:
             return await self.download(url, name, mime_type)
 
-        return Attachment(name=name, mime_type=mime_type, size=size, fetch=fetch)
+        kind, duration = media_of(file)
+        return Attachment(
+            name=name, mime_type=mime_type, size=size, fetch=fetch, kind=kind, duration=duration
+        )
 
     async def download(self, url: str, name: str, mime_type: str) -> bytes:
         try:
@@ -86,6 +98,19 @@ class SlackFiles:
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
+
+
+def media_of(file: dict[str, Any]) -> tuple[str, float | None]:
+    """The kind the core should give this file ("" lets it decide) and a clip's seconds."""
+    mime = str(file.get("mimetype") or "").split(";")[0].strip().lower()
+    subtype = str(file.get("subtype") or "")
+    duration_ms = file.get("duration_ms")
+    duration = duration_ms / 1000 if isinstance(duration_ms, int | float) else None
+    if subtype in CLIP_SUBTYPES or mime.startswith("audio/"):
+        return AUDIO, duration
+    if mime in IMAGE_TYPES:
+        return IMAGE, None
+    return "", None
 
 
 def _raise_for(response: aiohttp.ClientResponse, name: str, mime_type: str) -> None:

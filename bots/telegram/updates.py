@@ -18,13 +18,21 @@ from telegram.ext import ContextTypes
 
 from bots.telegram.addressing import (
     GROUP_TYPES,
+    Addressing,
     BotIdentity,
     address,
     conversation_key,
     topic_id,
 )
 from bots.telegram.admins import ChatAdmins
-from bots.telegram.attachments import attachment, file_of, too_large_text
+from bots.telegram.albums import Albums
+from bots.telegram.attachments import (
+    attachment,
+    file_of,
+    too_large_text,
+    unsupported_of,
+    unsupported_text,
+)
 from bots.telegram.chat_action import TypingIndicator
 from bots.telegram.delivery import Body, ChatTarget, MessageWriter, describe
 from bots.telegram.flood import FloodGuard
@@ -64,6 +72,7 @@ class UpdateProcessor:
         self._admins = ChatAdmins(bot)
         self._no_drafts: LRUCache[int, bool] = LRUCache(NO_DRAFTS_SIZE)
         self._drafts_everywhere = True
+        self._albums = Albums(settings.telegram_album_wait)
         self.sink_factory: TelegramSinkFactory = TelegramSink
         self.processed = 0  # updates fully handled (tests and health checks wait on it)
 
@@ -81,21 +90,26 @@ class UpdateProcessor:
         sender = message.from_user
         if sender is None or (sender.is_bot and message.sender_chat is None):
             return
-        decision = address(message, self._identity())
+        messages = [message]
+        lead, decision = self._lead(messages)
         incoming = self._incoming(message, decision.text)
-        target = ChatTarget(
-            chat_id=message.chat.id,
-            thread_id=topic_id(message),
-            is_group=incoming.is_group,
-            reply_to=message.message_id if incoming.is_group else None,
-        )
+        target = self._target(message, incoming)
         lang = texts.language_of(incoming.text)
         try:
             if not await self._conversations.claim_event("telegram", str(update.update_id)):
                 log.info("telegram update %s seen before; skipped", update.update_id)
                 return
+            if message.media_group_id:
+                album = await self._albums.collect(message)
+                if album is None:
+                    return  # the album's first update answers for all of it
+                messages = album
+                lead, decision = self._lead(messages)
+                incoming = self._incoming(lead, decision.text)
+                target = self._target(lead, incoming)
+                lang = texts.language_of(incoming.text)
             if decision.addressed:
-                await self._answer(message, incoming, target, lang)
+                await self._answer(messages, lead, incoming, target, lang)
             elif self._settings.telegram_group_context and incoming.text.strip():
                 await self._assistant.remember(incoming)
         except Exception as exc:
@@ -107,6 +121,30 @@ class UpdateProcessor:
             )
             if decision.addressed:
                 await self._say(target, texts.text("internal", lang))
+
+    def _lead(self, messages: list[Message]) -> tuple[Message, Addressing]:
+        """The message that speaks for an album (the one with the caption, which Telegram puts
+        on one item) and what it says; a lone message speaks for itself."""
+        identity = self._identity()
+        decisions = [(m, address(m, identity)) for m in messages]
+        for wanted in (
+            lambda d: d.addressed and d.text,
+            lambda d: d.addressed,
+            lambda d: d.text,
+        ):
+            for message, decision in decisions:
+                if wanted(decision):
+                    return message, decision
+        return decisions[0]
+
+    @staticmethod
+    def _target(message: Message, incoming: Incoming) -> ChatTarget:
+        return ChatTarget(
+            chat_id=message.chat.id,
+            thread_id=topic_id(message),
+            is_group=incoming.is_group,
+            reply_to=message.message_id if incoming.is_group else None,
+        )
 
     def _incoming(self, message: Message, text: str) -> Incoming:
         sender = message.from_user
@@ -124,15 +162,20 @@ class UpdateProcessor:
         )
 
     async def _answer(
-        self, message: Message, incoming: Incoming, target: ChatTarget, lang: str
+        self,
+        messages: list[Message],
+        message: Message,
+        incoming: Incoming,
+        target: ChatTarget,
+        lang: str,
     ) -> None:
-        ref = file_of(message)
-        if ref is not None:
-            if ref.too_large and self._assistant.access.allows(incoming):
-                await self._say(target, too_large_text(ref, lang))
-                return
-            if not ref.too_large:
-                incoming = replace(incoming, attachments=(attachment(self._bot, ref),))
+        if not await self._attach(messages, incoming, target, lang):
+            return
+        refs = [ref for m in messages if (ref := file_of(m)) is not None and not ref.too_large]
+        if refs:
+            incoming = replace(
+                incoming, attachments=tuple(attachment(self._bot, ref) for ref in refs)
+            )
         command = parse_command(incoming.text)
         if command is not None and command.name != "ask" and incoming.is_group:
             # Which commands are admin-only is the core's business; it needs the fact (cached).
@@ -161,6 +204,26 @@ class UpdateProcessor:
         finally:
             if typing is not None:
                 typing.stop()
+
+    async def _attach(
+        self, messages: list[Message], incoming: Incoming, target: ChatTarget, lang: str
+    ) -> bool:
+        """Say what cannot be used (too large, stickers, GIFs, videos); False when nothing is
+        left to answer. The user's words are kept even then, set aside as unanswered."""
+        if not self._assistant.access.allows(incoming):
+            return True  # the core refuses, in its own words
+        refs = [ref for m in messages if (ref := file_of(m)) is not None]
+        unsupported = [key for m in messages if (key := unsupported_of(m)) is not None]
+        for ref in refs:
+            if ref.too_large:
+                await self._say(target, too_large_text(ref, lang))
+        for key in dict.fromkeys(unsupported):
+            await self._say(target, unsupported_text(key, lang))
+        if any(not ref.too_large for ref in refs) or not (unsupported or refs):
+            return True
+        if incoming.text.strip():
+            await self._assistant.remember(incoming, answered=False)
+        return False
 
     def _drafts_refused(self, chat_id: int, everywhere: bool) -> None:
         if everywhere:

@@ -65,6 +65,7 @@ class WebChatAdapter:
         self._services = services
         self._demo = demo
         self._max_file_bytes = max_file_bytes
+        self._max_image_bytes = min(settings.image_max_bytes, max_file_bytes)
         token = settings.web_token.get_secret_value() if settings.web_token else None
         self._token = token or None
         self._host = settings.host
@@ -188,6 +189,7 @@ class WebChatAdapter:
             login_required=self._ready().login_required,
             default_model=services.settings.kimi_model,
             max_file_bytes=self._max_file_bytes,
+            max_image_bytes=self._max_image_bytes,
             commands=command_registry.hints(browser_language(request) or "en"),
         )
         return web.json_response(payload, headers={"Cache-Control": "no-store"})
@@ -197,7 +199,11 @@ class WebChatAdapter:
         if request.headers.get(AJAX_HEADER) != "1":
             raise web.HTTPForbidden(text="missing the chat page's header")
         try:
-            message = await read_message(request, max_file_bytes=self._max_file_bytes)
+            message = await read_message(
+                request,
+                max_file_bytes=self._max_file_bytes,
+                max_image_bytes=self._max_image_bytes,
+            )
         except BadMessage as bad:
             log.info("web chat: refused a message: %s", bad)
             return web.json_response({"error": str(bad)}, status=bad.status)

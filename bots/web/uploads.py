@@ -3,6 +3,9 @@
 Files are read in chunks and never past the document size limit, so a huge upload costs us at
 most that much memory; an oversized file is refused with the limit before anything is stored
 (the page checks sizes before uploading, so only a hand-made request gets that far).
+
+Images and audio come the same way as documents; the core tells them apart by type and name
+(``core.attachment_kinds``). Images may have their own, smaller limit (``max_image_bytes``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from aiohttp import BodyPartReader, web
 
 from core.assistant import MAX_MESSAGE_CHARS
+from core.attachment_kinds import IMAGE, kind_of
 from core.documents.formats import MAX_FILE_BYTES
 from core.types import Attachment
 
@@ -36,9 +40,15 @@ class WebMessage:
     attachments: tuple[Attachment, ...]
 
 
-async def read_message(request: web.Request, *, max_file_bytes: int = MAX_FILE_BYTES) -> WebMessage:
+async def read_message(
+    request: web.Request,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_image_bytes: int | None = None,
+) -> WebMessage:
     if request.content_type == "multipart/form-data":
-        return await _read_form(request, max_file_bytes)
+        limits = _Limits(max_file_bytes, max_image_bytes or max_file_bytes)
+        return await _read_form(request, limits)
     if request.content_type == "application/json":
         if request.content_length is not None and request.content_length > MAX_TEXT_BYTES:
             raise BadMessage("That message is too long to send.", 413)
@@ -53,7 +63,17 @@ async def read_message(request: web.Request, *, max_file_bytes: int = MAX_FILE_B
     raise BadMessage("Send the message as JSON or as a form.")
 
 
-async def _read_form(request: web.Request, max_file_bytes: int) -> WebMessage:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    file: int
+    image: int
+
+    def of(self, name: str, mime: str) -> int:
+        probe = Attachment(name=name, mime_type=mime, size=0, fetch=_bytes_of(b""))
+        return self.image if kind_of(probe) == IMAGE else self.file
+
+
+async def _read_form(request: web.Request, limits: _Limits) -> WebMessage:
     text = ""
     attachments: list[Attachment] = []
     reader = await request.multipart()
@@ -68,18 +88,19 @@ async def _read_form(request: web.Request, max_file_bytes: int) -> WebMessage:
         elif part.name == "file" and part.filename is not None:
             if len(attachments) >= MAX_FILES:
                 raise BadMessage(f"Send at most {MAX_FILES} files at a time.")
-            attachments.append(await _attachment(part, max_file_bytes))
+            attachments.append(await _attachment(part, limits))
         else:
             await part.release()
     return WebMessage(text=text, attachments=tuple(attachments))
 
 
-async def _attachment(part: BodyPartReader, max_file_bytes: int) -> Attachment:
+async def _attachment(part: BodyPartReader, limits: _Limits) -> Attachment:
     name = part.filename or "file"
     mime = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
-    data = await _read_capped(part, max_file_bytes)
+    max_bytes = limits.of(name, mime)
+    data = await _read_capped(part, max_bytes)
     if data is None:
-        limit = max_file_bytes / 1024 / 1024
+        limit = max_bytes / 1024 / 1024
         raise BadMessage(f"“{name}” is larger than {limit:g} MB, the limit per file.", 413)
     return Attachment(name=name, mime_type=mime, size=len(data), fetch=_bytes_of(data))
 

@@ -7,7 +7,17 @@ language, and any module (``core.errors`` too) may read it without an import cyc
 
 from __future__ import annotations
 
-from core.phrases import account, chat, commands, documents, errors, limits, platforms
+from core.phrases import (
+    account,
+    chat,
+    commands,
+    documents,
+    errors,
+    images,
+    limits,
+    platforms,
+    speech,
+)
 
 Phrases = dict[str, dict[str, str]]
 LANGUAGES = ("en", "zh")
@@ -29,8 +39,10 @@ CATALOG: Phrases = _merge(
     commands.TEXTS,
     documents.TEXTS,
     errors.TEXTS,
+    images.TEXTS,
     limits.TEXTS,
     platforms.TEXTS,
+    speech.TEXTS,
 )
 
 

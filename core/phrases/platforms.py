@@ -10,6 +10,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "“{name}” 大小为 {size}。Telegram 只允许机器人下载 20 MB 以内的文件，"
         "所以我无法读取它。请发送更小的文件（或拆分后发送）。",
     },
+    "telegram_unsupported_media": {
+        "en": "I can't use {what} yet. I understand photos, images sent as files, voice notes, "
+        "audio files and round video notes (for their sound), plus documents.",
+        "zh": "我暂时无法处理{what}。我能理解照片、以文件形式发送的图片、语音消息、音频文件和"
+        "圆形视频消息（仅其声音），以及文档。",
+    },
+    "telegram_media_sticker": {"en": "stickers", "zh": "贴纸"},
+    "telegram_media_animation": {"en": "GIFs and animations", "zh": "GIF 动图和动画"},
+    "telegram_media_video": {"en": "videos", "zh": "视频"},
     "slack_no_permission": {
         "en": "I can't open {name}: this Slack app lacks the files:read permission. "
         "Ask a workspace admin to add the files:read scope and reinstall the app.",

@@ -7,6 +7,7 @@ from aiohttp import web
 from emulators.moonshot import errors
 from emulators.moonshot.state import EmulatorState
 from emulators.moonshot.tokens import estimate_messages
+from emulators.moonshot.vision import image_problem
 
 MODELS_CREATED = 1_715_000_000
 
@@ -37,7 +38,8 @@ class AccountApi:
         return web.json_response({"object": "list", "data": data})
 
     async def estimate(self, request: web.Request) -> web.Response:
-        """The same estimate the emulator bills with, so clients can calibrate against it."""
+        """The same estimate the emulator bills with, so clients can calibrate against it; images
+        count one token per 14×14 tile whatever the model (a corrupt one is a 400)."""
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
@@ -50,7 +52,11 @@ class AccountApi:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return errors.invalid_request("messages must be a non-empty list")
-        total = estimate_messages(messages)
+        objects = [m for m in messages if isinstance(m, dict)]
+        problem = image_problem(objects, model, True, self.state.files)
+        if problem:
+            return errors.invalid_request(problem)
+        total = estimate_messages(messages, self.state.files)
         return web.json_response(_ok({"total_tokens": total}))
 
     async def balance(self, request: web.Request) -> web.Response:

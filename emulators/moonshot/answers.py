@@ -7,8 +7,10 @@ exactly N characters of numbered words (so message-splitting tests can check ord
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from emulators.moonshot.images import SeenImage
 from emulators.moonshot.tokens import content_text
 from emulators.moonshot.vision import last_user_images
 
@@ -29,9 +31,12 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def default_answer(model: str, messages: list[dict[str, Any]]) -> str:
+def default_answer(
+    model: str, messages: list[dict[str, Any]], seen: Sequence[SeenImage] = ()
+) -> str:
     """``[[len:N]]`` text if asked for, else ``Echo (model): <last user text>`` (cut at 500 chars)
-    followed by ``I saw N image(s).`` when the last user message carries images."""
+    followed by ``I saw N image(s): <description>; …`` when the last user message carries images
+    (``seen``: them decoded; without it only the count is said)."""
     user_text = last_user_text(messages)
     marker = LEN_MARKER.search(user_text)
     if marker:
@@ -40,12 +45,16 @@ def default_answer(model: str, messages: list[dict[str, Any]]) -> str:
     answer = f"Echo ({model}): {echoed}"
     images = last_user_images(messages)
     if images:
-        answer += f"\n\n{images_seen(images)}"
+        answer += f"\n\n{images_seen(images, seen)}"
     return answer
 
 
-def images_seen(count: int) -> str:
-    return f"I saw {count} image{'s' if count != 1 else ''}."
+def images_seen(count: int, seen: Sequence[SeenImage] = ()) -> str:
+    """``I saw 2 images: PNG 64×32, mostly red (sha256 …); JPEG …`` (or just the count)."""
+    said = f"I saw {count} image{'s' if count != 1 else ''}"
+    if not seen:
+        return f"{said}."
+    return f"{said}: {'; '.join(image.describe() for image in seen)}."
 
 
 def long_text(length: int) -> str:

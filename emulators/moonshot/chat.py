@@ -50,7 +50,7 @@ class ChatApi:
         fault = self.state.take_fault()
         if fault is not None and fault.kind not in STREAM_FAULTS:
             return self._fault_response(fault, body)
-        checked = validate(body, self.state.served_catalog)
+        checked = validate(body, self.state.served_catalog, self.state.files)
         if isinstance(checked, web.Response):
             return checked
         try:

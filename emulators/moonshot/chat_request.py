@@ -15,10 +15,12 @@ from aiohttp import web
 
 from core.catalog import Catalog, ModelSpec
 from emulators.moonshot import errors
+from emulators.moonshot.filestore import FileStore
+from emulators.moonshot.images import SeenImage
 from emulators.moonshot.partial import Prefix, partial_prefix, partial_problem
 from emulators.moonshot.thinking import MISSING_REASONING, missing_reasoning_index
 from emulators.moonshot.tokens import content_text, estimate_messages
-from emulators.moonshot.vision import image_problem
+from emulators.moonshot.vision import image_problem, last_user_content, seen_images
 
 DEFAULT_MAX_TOKENS = 1024
 MAX_TOOLS = 128
@@ -37,6 +39,7 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     partial: Prefix | None = None
+    seen: tuple[SeenImage, ...] = ()  # the newest user message's images, decoded
 
     @property
     def model(self) -> str:
@@ -52,9 +55,11 @@ class ChatRequest:
         return False
 
 
-def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
+def validate(
+    body: Any, catalog: Catalog, files: FileStore | None = None
+) -> ChatRequest | web.Response:
     """The request, or the error response the real API would give. ``catalog`` holds the
-    models the account serves: any other id is a 404."""
+    models the account serves: any other id is a 404; ``files`` resolves ``ms://`` images."""
     if not isinstance(body, dict):
         return errors.invalid_request("the body must be a JSON object")
     model = body.get("model")
@@ -69,7 +74,7 @@ def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
     problem = (
         _message_problem(messages)
         or _parameter_problem(body, spec)
-        or image_problem(messages, spec.id, spec.vision)
+        or image_problem(messages, spec.id, spec.vision, files)
         or partial_problem(body, messages)
     )
     if problem:
@@ -82,7 +87,7 @@ def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
         max_tokens = body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
-    prompt_tokens = estimate_messages(messages)
+    prompt_tokens = estimate_messages(messages, files)
     if prompt_tokens + max_tokens > spec.context_window:
         return errors.invalid_request(
             f"Your request exceeded model token limit: {spec.context_window}"
@@ -98,6 +103,7 @@ def validate(body: Any, catalog: Catalog) -> ChatRequest | web.Response:
         stream=bool(body.get("stream")),
         include_usage=include_usage,
         partial=partial_prefix(messages),
+        seen=tuple(seen_images(last_user_content(messages), files)),
     )
 
 

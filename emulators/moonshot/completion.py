@@ -38,8 +38,10 @@ def intended_reply(
     """Everything the model means to say before ``max_tokens`` cuts it: the scripted reply, else
     the deterministic default (or demo) answer; thinking models add reasoning unless scripted."""
     if reply is None:
-        text = demo_answer(request.messages) if demo else None
-        reply = ScriptedReply(text=text or default_answer(request.model, request.messages))
+        text = demo_answer(request.messages, request.seen) if demo else None
+        reply = ScriptedReply(
+            text=text or default_answer(request.model, request.messages, request.seen)
+        )
     if request.spec.thinking and reply.reasoning is None:
         reply = replace(reply, reasoning=default_reasoning(request.messages))
     return reply

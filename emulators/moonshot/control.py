@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulators.moonshot.scripts import Fault, ScriptedReply
+from emulators.moonshot.scripts import Fault, ScriptedReply, ScriptedTranscript
 from emulators.moonshot.state import EmulatorState
 
 
@@ -23,6 +23,8 @@ class ControlApi:
             web.get("/_emulator/stats", self.stats),
             web.post("/_emulator/balance", self.balance),
             web.post("/_emulator/served_models", self.served_models),
+            web.post("/_emulator/transcripts", self.transcripts),
+            web.get("/_emulator/transcriptions", self.transcriptions),
         ]
 
     async def faults(self, request: web.Request) -> web.Response:
@@ -42,6 +44,18 @@ class ControlApi:
             return _bad(str(exc))
         self.state.replies.extend(replies)
         return web.json_response({"ok": True, "replies_pending": len(self.state.replies)})
+
+    async def transcripts(self, request: web.Request) -> web.Response:
+        """One transcript (a string or ``{"text", "duration", "language"}``) or a list, queued."""
+        try:
+            scripts = [ScriptedTranscript.from_json(item) for item in await _items(request)]
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        self.state.transcripts.extend(scripts)
+        return web.json_response({"ok": True, "transcripts_pending": len(self.state.transcripts)})
+
+    async def transcriptions(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.transcriptions)
 
     async def requests(self, request: web.Request) -> web.Response:
         return web.json_response(self.state.requests)

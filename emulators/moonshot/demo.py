@@ -4,9 +4,11 @@ and show what the bot sent, so a newcomer sees memory and documents work end to 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from emulators.moonshot.answers import images_seen, last_user_text
+from emulators.moonshot.images import SeenImage
 from emulators.moonshot.tokens import content_text
 from emulators.moonshot.vision import last_user_images
 
@@ -14,8 +16,9 @@ QUOTE_LIMIT = 300
 DOCUMENT_EXCERPT = 160
 
 
-def demo_answer(messages: list[dict[str, Any]]) -> str:
-    """A Markdown answer naming the question, the remembered turns and the documents in context."""
+def demo_answer(messages: list[dict[str, Any]], seen: Sequence[SeenImage] = ()) -> str:
+    """A Markdown answer naming the question, the remembered turns, the images (``seen``: the
+    newest message's, decoded) and the documents in context."""
     question = last_user_text(messages).strip()
     if len(question) > QUOTE_LIMIT:
         question = question[:QUOTE_LIMIT] + "…"
@@ -33,7 +36,11 @@ def demo_answer(messages: list[dict[str, Any]]) -> str:
     images = last_user_images(messages)
     if images:
         what = "it" if images == 1 else "them"
-        lines += ["", f"{images_seen(images)} (The emulator cannot tell what is in {what}.)"]
+        lines += [
+            "",
+            f"{images_seen(images, seen)} (The emulator reads only the format, size and main "
+            f"colour of {what}, not what {'it shows' if images == 1 else 'they show'}.)",
+        ]
     documents = _documents(messages)
     if documents:
         lines += ["", "Documents I can read in this conversation:"]

@@ -1,4 +1,5 @@
-"""``/v1/files``: upload with real text extraction, list, get, delete and content."""
+"""``/v1/files``: upload with real text extraction (``file-extract``) or kept bytes (``image``),
+list, get, delete and content."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from aiohttp import BodyPartReader, web
 from emulators.moonshot import errors
 from emulators.moonshot.extract import EncryptedDocument, ExtractionError, extract
 from emulators.moonshot.filestore import FileStore
+from emulators.moonshot.images import UnreadableImage, look
+
+PURPOSES = ("file-extract", "image")
 
 MB = 1024 * 1024
 READ_CHUNK = 256 * 1024
@@ -49,14 +53,17 @@ class FilesApi:
                 await part.release()
         if data is None:
             return errors.invalid_request("the 'file' field is required")
-        if purpose != "file-extract":
-            return errors.invalid_request(f"purpose must be 'file-extract', got {purpose!r}")
+        if purpose not in PURPOSES:
+            allowed = " or ".join(repr(p) for p in PURPOSES)
+            return errors.invalid_request(f"purpose must be {allowed}, got {purpose!r}")
         if not data:
             return errors.error_response(400, "invalid_request_error", "File size is zero")
         if self.store.full():
             return errors.invalid_request(
                 f"exceeded the max file count, max file count is {self.store.max_files}"
             )
+        if purpose == "image":
+            return await self._keep_image(filename, data)
         try:
             extracted = await asyncio.to_thread(extract, filename, data)
         except EncryptedDocument as exc:
@@ -65,6 +72,17 @@ class FilesApi:
         except ExtractionError as exc:
             return errors.server_error(f"Failed to extract file: {exc}")
         record = self.store.add(filename, len(data), extracted.text, extracted.file_type)
+        return web.json_response(record.to_json())
+
+    async def _keep_image(self, filename: str, data: bytes) -> web.Response:
+        """An image is checked (it must decode) and kept as is, for ``ms://<id>`` parts."""
+        try:
+            seen = await asyncio.to_thread(look, data)
+        except UnreadableImage as exc:
+            return errors.invalid_request(f"the file is not a usable image: {exc}")
+        record = self.store.add(
+            filename, len(data), "", seen.format.lower(), purpose="image", data=data
+        )
         return web.json_response(record.to_json())
 
     async def _read_limited(self, part: BodyPartReader) -> bytes | None:
@@ -120,6 +138,8 @@ class FilesApi:
         record = self.store.get(request.match_info["file_id"])
         if record is None:
             return _file_not_found(request)
+        if record.data is not None:
+            return web.Response(body=record.data, content_type=f"image/{record.file_type}")
         if record.status != "ok":
             return errors.invalid_request(
                 f"file {record.id} could not be extracted: {record.status_details}"

@@ -1,4 +1,5 @@
-"""The account's stored files: metadata as the FileObject shows it, plus the extracted text."""
+"""The account's stored files: metadata as the FileObject shows it, plus the extracted text
+(``file-extract``) or the bytes themselves (``image``, for ``ms://<file_id>`` image parts)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class FileRecord:
     status_details: str
     content: str
     file_type: str
+    purpose: str = "file-extract"
+    data: bytes | None = None  # kept for purpose "image" only: chat reads the picture back
 
     def to_json(self) -> dict[str, Any]:
         """The FileObject exactly as the real API returns it."""
@@ -27,7 +30,7 @@ class FileRecord:
             "bytes": self.bytes,
             "created_at": self.created_at,
             "filename": self.filename,
-            "purpose": "file-extract",
+            "purpose": self.purpose,
             "status": self.status,
             "status_details": self.status_details,
         }
@@ -66,6 +69,8 @@ class FileStore:
         file_type: str,
         status: str = "ok",
         status_details: str = "",
+        purpose: str = "file-extract",
+        data: bytes | None = None,
     ) -> FileRecord:
         record = FileRecord(
             id=_new_id(),
@@ -76,6 +81,8 @@ class FileStore:
             status_details=status_details,
             content=content,
             file_type=file_type,
+            purpose=purpose,
+            data=data,
         )
         self._files[record.id] = record
         self.uploads += 1

@@ -24,8 +24,13 @@ FAULT_KINDS: frozenset[str] = frozenset(
         "stall_stream",
         "slow_tokens",
         "timeout_504",
+        "stt_error",
+        "stt_slow",
+        "stt_rate_limit",
     }
 )
+# Faults for ``/v1/audio/transcriptions``: chat requests never take them, and it takes no others.
+SPEECH_FAULTS: frozenset[str] = frozenset({"stt_error", "stt_slow", "stt_rate_limit"})
 
 FINISH_REASONS: frozenset[str] = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
@@ -72,7 +77,8 @@ class Fault:
     ``tpd_limit`` quote none, as Moonshot's TPM/TPD 429s do); ``after_chunks`` is how many
     SSE chunks (role chunk included) are sent before ``drop_stream``/``stall_stream`` happen;
     ``stall_seconds`` is how long a stall lasts before the stream resumes; ``delay`` is the
-    per-chunk delay of ``slow_tokens``. ``abort`` makes ``drop_stream`` cut the TCP connection
+    per-chunk delay of ``slow_tokens`` and the wait before a ``stt_slow`` transcription answers
+    (``stt_*`` faults apply to transcription requests only). ``abort`` makes ``drop_stream`` cut the TCP connection
     mid-body (a protocol error for the client) instead of ending the body without ``[DONE]``.
     """
 
@@ -108,6 +114,34 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(slots=True)
+class ScriptedTranscript:
+    """The next transcription's text, instead of the default one derived from the file;
+    ``duration`` (seconds) and ``language`` replace the measured/requested ones when given."""
+
+    text: str
+    duration: float | None = None
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise ValueError("ScriptedTranscript.text must be a string")
+        duration = self.duration
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+        ):
+            raise ValueError("ScriptedTranscript.duration must be a number >= 0")
+        if self.language is not None and not isinstance(self.language, str):
+            raise ValueError("ScriptedTranscript.language must be a string")
+
+    @classmethod
+    def from_json(cls, data: Any) -> ScriptedTranscript:
+        """A bare string is the text; an object has the field names."""
+        if isinstance(data, str):
+            return cls(text=data)
+        return cls(**_known_keys(cls, data))
 
 
 def _known_keys(cls: type, data: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from emulators.moonshot.chat import ChatApi
 from emulators.moonshot.control import ControlApi
 from emulators.moonshot.files_api import FilesApi
 from emulators.moonshot.filestore import FileStore
-from emulators.moonshot.scripts import Fault, ScriptedReply
-from emulators.moonshot.state import EmulatorState
+from emulators.moonshot.scripts import Fault, ScriptedReply, ScriptedTranscript
+from emulators.moonshot.speech import SpeechApi
+from emulators.moonshot.state import AUDIO_MAX_BYTES, EmulatorState
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # long-context chat bodies; uploads are streamed, not bound by it
 
@@ -36,6 +37,7 @@ class MoonshotEmulator:
         demo: bool = False,
         keep_requests: int | None = None,
         served_models: list[str] | None = None,
+        max_audio_bytes: int = AUDIO_MAX_BYTES,
     ) -> None:
         self.state = EmulatorState(
             api_key=api_key,
@@ -47,6 +49,7 @@ class MoonshotEmulator:
             demo=demo,
             keep_requests=keep_requests,
             served_models=served_models,
+            max_audio_bytes=max_audio_bytes,
         )
         self._access_log = access_log
         self._runner: web.AppRunner | None = None
@@ -64,6 +67,7 @@ class MoonshotEmulator:
             FilesApi(self.state.files),
             AccountApi(self.state),
             ControlApi(self.state),
+            SpeechApi(self.state),
         ):
             app.add_routes(api.routes())
         return app
@@ -142,8 +146,20 @@ class MoonshotEmulator:
         self.state.replies.append(reply)
 
     def inject(self, fault: Fault) -> None:
-        """Queue a fault; faults apply in injection order, each to its next ``times`` requests."""
+        """Queue a fault; faults apply in injection order, each to its next ``times`` requests
+        (``stt_*`` kinds to transcription requests, the others to chat requests)."""
         self.state.faults.append(fault)
+
+    def enqueue_transcript(
+        self, text: str, duration: float | None = None, language: str | None = None
+    ) -> None:
+        """Queue the text (and optionally duration/language) of the next answered transcription."""
+        self.state.transcripts.append(ScriptedTranscript(text, duration, language))
+
+    @property
+    def transcriptions(self) -> list[dict[str, Any]]:
+        """Transcription requests received: model, filename, size, response_format, language."""
+        return self.state.transcriptions
 
     @property
     def served_models(self) -> list[str] | None:
@@ -166,7 +182,8 @@ class MoonshotEmulator:
 
     def reset(self) -> None:
         """Clear requests, faults, scripts, files, searches, counters, rate windows, remembered
-        continuations and today's tokens; the balance and served models go back to the start."""
+        continuations, today's tokens, scripted transcripts and transcription records; the
+        balance and served models go back to the start."""
         self.state.reset()
 
     def stats(self) -> dict[str, Any]:

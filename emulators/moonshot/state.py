@@ -14,7 +14,9 @@ from emulators.moonshot.daily import DailyTokens
 from emulators.moonshot.filestore import FileStore
 from emulators.moonshot.limits import RateLimiter
 from emulators.moonshot.partial import Continuations
-from emulators.moonshot.scripts import Fault, ScriptedReply
+from emulators.moonshot.scripts import SPEECH_FAULTS, Fault, ScriptedReply, ScriptedTranscript
+
+AUDIO_MAX_BYTES = 25 * 1024 * 1024  # OpenAI's transcription upload limit
 
 
 @dataclass(slots=True)
@@ -41,6 +43,9 @@ class EmulatorState:
     continuations: Continuations = field(default_factory=Continuations)
     balance: Balance = field(default_factory=Balance)
     balance_set: bool = False  # a test set the balance: an empty one refuses even without limits
+    transcripts: deque[ScriptedTranscript] = field(default_factory=deque)
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)  # model, filename, size…
+    max_audio_bytes: int = AUDIO_MAX_BYTES
     daily: DailyTokens = field(init=False)
     initial_served_models: list[str] | None = field(init=False, default=None)
 
@@ -89,18 +94,23 @@ class EmulatorState:
         """Whether a Bearer key is accepted (any non-empty key in ``accept_any_key`` mode)."""
         return bool(key) and (self.accept_any_key or key == self.api_key)
 
-    def take_fault(self) -> Fault | None:
-        """The oldest pending fault, counted down; spent faults leave the queue."""
-        if not self.faults:
-            return None
-        fault = self.faults[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            self.faults.pop(0)
-        return fault
+    def take_fault(self, speech: bool = False) -> Fault | None:
+        """The oldest pending fault of the caller's family (chat, or transcription with
+        ``speech``), counted down; spent faults leave the queue."""
+        for index, fault in enumerate(self.faults):
+            if (fault.kind in SPEECH_FAULTS) != speech:
+                continue
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.faults.pop(index)
+            return fault
+        return None
 
     def take_reply(self) -> ScriptedReply | None:
         return self.replies.popleft() if self.replies else None
+
+    def take_transcript(self) -> ScriptedTranscript | None:
+        return self.transcripts.popleft() if self.transcripts else None
 
     def reset(self) -> None:
         """Back to a fresh emulator: configuration kept (streams in progress keep their slots);
@@ -119,6 +129,8 @@ class EmulatorState:
         self.balance = Balance()
         self.balance_set = False
         self.served_models = self.initial_served_models
+        self.transcripts.clear()
+        self.transcriptions.clear()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -131,4 +143,6 @@ class EmulatorState:
             "balance": self.balance.to_json(),
             "served_models": self.served_models,
             "continuable": len(self.continuations),
+            "transcriptions": len(self.transcriptions),
+            "transcripts_pending": len(self.transcripts),
         }

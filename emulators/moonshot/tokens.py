@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emulators.moonshot.vision import IMAGE_TOKENS, image_count
+from emulators.moonshot.filestore import FileStore
+from emulators.moonshot.vision import content_image_tokens
 
 
 def _tokens(ascii_chars: int, other_chars: int) -> int:
@@ -69,11 +70,11 @@ def message_text(message: dict[str, Any]) -> str:
     return text
 
 
-def estimate_messages(messages: list[dict[str, Any]]) -> int:
-    """Prompt estimate: the sum over messages (each message's estimate, at least 1), plus a fixed
-    estimate per image."""
+def estimate_messages(messages: list[dict[str, Any]], files: FileStore | None = None) -> int:
+    """Prompt estimate: the sum over messages (each message's estimate, at least 1), plus one
+    token per 14×14 tile of every image (``files`` resolves ``ms://`` images)."""
     return sum(
-        max(1, estimate_tokens(message_text(m))) + IMAGE_TOKENS * image_count(m.get("content"))
+        max(1, estimate_tokens(message_text(m))) + content_image_tokens(m.get("content"), files)
         for m in messages
         if isinstance(m, dict)
     )

@@ -223,8 +223,14 @@ class SlackEmulator:
         data: bytes,
         size: int | None = None,
         user: str = "",
+        *,
+        clip: str | None = None,
+        duration_ms: int | None = None,
     ) -> dict[str, Any]:
-        """Host a file and return the Slack file object to put in a file_share message."""
+        """Host a file and return the Slack file object to put in a file_share message.
+
+        ``clip="audio"`` / ``"video"`` makes it a clip recorded in Slack (``subtype``
+        ``slack_audio`` / ``slack_video``, ``media_display_type``, ``duration_ms``)."""
         hosted = HostedFile(
             file_id or new_file_id(),
             name,
@@ -234,7 +240,12 @@ class SlackEmulator:
             user,
         )
         self.workspace.files[hosted.id] = hosted
-        return hosted.to_api(self.url, self.team_id)
+        api = hosted.to_api(self.url, self.team_id)
+        if clip is not None:
+            api.update(subtype=f"slack_{clip}", media_display_type=clip)
+        if duration_ms is not None:
+            api["duration_ms"] = duration_ms
+        return api
 
     # ----------------------------------------------------------------- delivery routing
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -244,6 +245,101 @@ class TelegramEmulator:
             height=height,
             file_size=file_size,
             **kwargs,
+        )
+
+    def user_album(
+        self,
+        chat_id: int,
+        user_id: int,
+        photos: list[bytes],
+        caption: str | None = None,
+        *,
+        media_group_id: str | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        """Photos sent together: one update per photo, sharing a media_group_id; the caption
+        is on the first item only, as Telegram does."""
+        group = media_group_id or str(secrets.randbits(60))
+        return [
+            self.incoming.photo(
+                chat_id,
+                user_id,
+                data,
+                caption if index == 0 else None,
+                media_group_id=group,
+                **kwargs,
+            )
+            for index, data in enumerate(photos)
+        ]
+
+    def user_voice(
+        self, chat_id: int, user_id: int, data: bytes, *, duration: int = 3, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A voice note (OGG/Opus, no file name)."""
+        attributes = {"duration": duration, "mime_type": "audio/ogg"}
+        return self.incoming.media(chat_id, user_id, "voice", data, attributes=attributes, **kwargs)
+
+    def user_audio(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        file_name: str = "song.mp3",
+        mime_type: str = "audio/mpeg",
+        caption: str | None = None,
+        *,
+        duration: int = 30,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """An audio file sent as music (Telegram's ``audio`` field)."""
+        attributes = {"duration": duration, "mime_type": mime_type, "file_name": file_name}
+        return self.incoming.media(
+            chat_id, user_id, "audio", data, caption, attributes=attributes, **kwargs
+        )
+
+    def user_video_note(
+        self, chat_id: int, user_id: int, data: bytes, *, duration: int = 5, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A round video note (MPEG-4, square, no MIME type or caption)."""
+        attributes = {"duration": duration, "length": 240}
+        return self.incoming.media(
+            chat_id, user_id, "video_note", data, attributes=attributes, **kwargs
+        )
+
+    def user_sticker(
+        self, chat_id: int, user_id: int, data: bytes = b"RIFF sticker", **kwargs: Any
+    ) -> dict[str, Any]:
+        """A static sticker (WebP, 512 px)."""
+        attributes = {
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+            "emoji": "\U0001f44d",
+        }
+        return self.incoming.media(
+            chat_id, user_id, "sticker", data, attributes=attributes, **kwargs
+        )
+
+    def user_animation(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes = b"GIF89a",
+        caption: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A GIF (Telegram turns it into an MPEG-4 animation, also shown as ``document``)."""
+        attributes = {
+            "width": 320,
+            "height": 240,
+            "duration": 2,
+            "file_name": "funny.gif.mp4",
+            "mime_type": "video/mp4",
+        }
+        return self.incoming.media(
+            chat_id, user_id, "animation", data, caption, attributes=attributes, **kwargs
         )
 
     def user_edit(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:

@@ -199,6 +199,7 @@ class IncomingUpdates:
         caption: str | None = None,
         *,
         file_size: int | None = None,
+        media_group_id: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         stored = self.state.add_file(
@@ -211,9 +212,8 @@ class IncomingUpdates:
             "mime_type": mime_type,
             "file_size": stored.file_size,
         }
-        return self.message(
-            chat_id, user_id, None, caption=caption, extra={"document": document}, **kwargs
-        )
+        extra = _grouped({"document": document}, media_group_id)
+        return self.message(chat_id, user_id, None, caption=caption, extra=extra, **kwargs)
 
     def photo(
         self,
@@ -225,20 +225,56 @@ class IncomingUpdates:
         width: int = 1280,
         height: int = 960,
         file_size: int | None = None,
+        media_group_id: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """A photo arrives as several sizes, smallest first; only the last one is ``data``."""
-        thumb_data = _THUMBNAIL_PREFIX + data[:64]
-        thumb = self.state.add_file(thumb_data, "photo")
+        """A photo arrives as several sizes, smallest first; only the last one is ``data``.
+        A photo no larger than the 90 px thumbnail has only its own size (never upscaled)."""
         full = self.state.add_file(data, "photo", file_size=file_size)
-        scale = 90 / max(width, height, 1)
-        sizes = [
-            _photo_size(thumb, max(1, round(width * scale)), max(1, round(height * scale))),
-            _photo_size(full, width, height),
-        ]
-        return self.message(
-            chat_id, user_id, None, caption=caption, extra={"photo": sizes}, **kwargs
+        sizes = [_photo_size(full, width, height)]
+        if max(width, height) > 90:
+            thumb = self.state.add_file(_THUMBNAIL_PREFIX + data[:64], "photo")
+            scale = 90 / max(width, height)
+            thumb_size = max(1, round(width * scale)), max(1, round(height * scale))
+            sizes.insert(0, _photo_size(thumb, *thumb_size))
+        extra = _grouped({"photo": sizes}, media_group_id)
+        return self.message(chat_id, user_id, None, caption=caption, extra=extra, **kwargs)
+
+    def media(
+        self,
+        chat_id: int,
+        user_id: int,
+        field: str,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        attributes: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A voice note, audio file, video note, video, sticker or animation: the message field
+        ``field`` holds the file's ids and size plus ``attributes`` (duration, mime_type...).
+        An animation also fills ``document``, as Telegram does for older clients."""
+        fields = dict(attributes or {})
+        stored = self.state.add_file(
+            data,
+            field,
+            file_name=fields.get("file_name"),
+            mime_type=fields.get("mime_type"),
         )
+        body = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.file_size,
+            **fields,
+        }
+        extra: dict[str, Any] = {field: body}
+        if field == "animation":
+            extra["document"] = {
+                key: body[key]
+                for key in ("file_id", "file_unique_id", "file_size", "file_name", "mime_type")
+                if key in body
+            }
+        return self.message(chat_id, user_id, None, caption=caption, extra=extra, **kwargs)
 
     def edit(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
         """The user edits an earlier text message: an ``edited_message`` update."""
@@ -286,6 +322,13 @@ class IncomingUpdates:
         """Deliver an update a second time with the same update_id (duplicate delivery)."""
         self.hub.push(copy.deepcopy(update), forced=True)
         return update
+
+
+def _grouped(extra: dict[str, Any], media_group_id: str | None) -> dict[str, Any]:
+    """Items of an album share a media_group_id (Telegram sends each as its own message)."""
+    if media_group_id is not None:
+        extra["media_group_id"] = media_group_id
+    return extra
 
 
 def _photo_size(stored: StoredFile, width: int, height: int) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def test_web_hints_are_the_private_commands_in_the_language_asked() -> None:
     for lang in LANGUAGES:
         hints = command_registry.hints(lang)
         assert [h["name"] for h in hints] == listed(command_registry.help_text(lang))
-        assert {h["name"]: h["args"] for h in hints}["forget"] == "N|all"
+        assert {h["name"]: h["args"] for h in hints}["forget"] == "N|image N|all"
     assert texts.is_chinese(command_registry.hints("zh")[0]["help"])
 
 

@@ -5,6 +5,7 @@ thinking models, max_tokens cuts, Partial Mode, images, TPM/TPD wording, served 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -15,18 +16,28 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from PIL import Image
 
 from core.catalog import Catalog, builtin_catalog
 from emulators.moonshot import Fault, MoonshotEmulator, ScriptedReply, estimate_tokens
 from emulators.moonshot.answers import long_text
+from emulators.moonshot.images import look
 from emulators.moonshot.partial import DEFAULT_CONTINUATION
 from emulators.moonshot.tokens import estimate_messages
-from emulators.moonshot.vision import IMAGE_TOKENS
+
+
+def _png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (28, 14), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
 
 KEY = "sk-test"
 THINKING = "kimi-k2-thinking"
 WAIT = re.compile(r"please try again after (\d+) seconds")
-PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
+PNG_BYTES = _png_bytes()  # a real, decodable 28×14 red PNG: vision models decode every image
+PNG = "data:image/png;base64," + base64.b64encode(PNG_BYTES).decode()
+SEEN = look(PNG_BYTES)
 TOOLS = [
     {
         "type": "function",
@@ -306,12 +317,14 @@ async def test_partial_mode_refuses_json_mode(client: openai.AsyncOpenAI) -> Non
 async def test_vision_models_see_images(emu: MoonshotEmulator, client: openai.AsyncOpenAI) -> None:
     messages = with_images("what is this?", 2)
     result = await chat(client, messages, "kimi-k2.5")
-    assert result.choices[0].message.content.endswith("I saw 2 images.")
+    described = SEEN.describe()
+    assert described == f"PNG 28×14, mostly red (sha256 {SEEN.sha256[:12]})"
+    assert result.choices[0].message.content.endswith(f"I saw 2 images: {described}; {described}.")
     assert "They sent 2 images" in reasoning_of(result.choices[0].message)
-    assert result.usage.prompt_tokens == estimate_tokens("what is this?") + 2 * IMAGE_TOKENS
+    assert result.usage.prompt_tokens == estimate_tokens("what is this?") + 2 * 2
     one = await chat(client, with_images("and this?", 1), "moonshot-v1-8k-vision-preview")
     assert one.choices[0].message.content == (
-        "Echo (moonshot-v1-8k-vision-preview): and this?\n\nI saw 1 image."
+        f"Echo (moonshot-v1-8k-vision-preview): and this?\n\nI saw 1 image: {described}."
     )
     status, body = await raw(
         emu,
@@ -346,7 +359,7 @@ async def test_demo_answers_for_thinking_and_vision_models() -> None:
         message = result.choices[0].message
         assert message.content.startswith("*Demo mode")
         assert "“what is in the picture?”" in message.content
-        assert "I saw 1 image." in message.content
+        assert "I saw 1 image: PNG 28×14, mostly red" in message.content
         assert reasoning_of(message).startswith("The user asks")
 
 

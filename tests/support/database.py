@@ -8,7 +8,8 @@ from storage import Database
 
 TABLES = (
     "conversations, participants, messages, usage_records, processed_events, documents, "
-    "document_sections, library_entries, workers, instance_secrets"
+    "document_sections, library_entries, workers, instance_secrets, images, conversation_images, "
+    "transcriptions"
 )
 
 

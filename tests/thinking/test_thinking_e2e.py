@@ -58,7 +58,7 @@ def assert_thinking_turn(
 
     assert answer.status == COMPLETE and answer.model == model
     assert answer.content == search_answer(final["messages"])
-    assert answer.reasoning == thought_before + default_reasoning(final["messages"])
+    assert answer.reasoning == thought_before + "\n\n" + default_reasoning(final["messages"])
     assert_no_reasoning(answer.content)
 
     spec = builtin_catalog().get(model)
@@ -175,7 +175,7 @@ async def test_terminal_shows_reasoning_on_stderr_only_when_asked(moonshot, sqli
     assert shown.status == 0, shown.err
     assert shown.out == first.content + "\n"
     before, after = (default_reasoning(r["messages"]) for r in shown_requests)
-    assert first.reasoning == before + after
+    assert first.reasoning == before + "\n\n" + after
     assert before in shown.err and after in shown.err, shown.err
     assert_no_reasoning(shown.out)
     assert_thinking_turn(shown_requests, first)

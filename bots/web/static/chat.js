@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { conversation: null, streaming: 0, maxFileBytes: 0, commands: [] };
+const state = { conversation: null, streaming: 0, maxFileBytes: 0, maxImageBytes: 0, commands: [] };
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -120,6 +120,7 @@ async function loadSession() {
   $("logout").hidden = !info.login_required;
   $("model").textContent = `model ${info.model || info.default_model}`;
   state.maxFileBytes = info.max_file_bytes;
+  state.maxImageBytes = info.max_image_bytes || info.max_file_bytes;
   state.commands = info.commands || [];
   showHints();
   state.conversation = info.conversation;
@@ -156,8 +157,7 @@ async function send(text, files) {
   const form = new FormData();
   form.append("text", text);
   for (const file of files) form.append("file", file, file.name);
-  const names = files.map((f) => f.name).join(", ");
-  const attached = files.length ? `[attached: ${names}]` : "";
+  const attached = files.map((f) => `[${fileKind(f)}: ${f.name}]`).join(" ");
   const question = addMessage("user", [text, attached].filter(Boolean).join("\n"));
   let answer = null;
   let answerText = "";
@@ -249,13 +249,23 @@ function showHints() {
   }
 }
 
+// What the server will make of a file, to label it: an image Kimi looks at, audio it
+// transcribes, or a document (the core decides for real, from the same type and name).
+function fileKind(file) {
+  if (/^image\/(png|jpeg|webp|gif)$/.test(file.type)) return "image";
+  if (file.type.startsWith("audio/")) return "audio";
+  return "attached";
+}
+
 function selectedFiles() {
   return [...$("file").files];
 }
 
 function showFiles() {
   const files = selectedFiles();
-  $("files").textContent = files.map((f) => `${f.name} (${Math.ceil(f.size / 1024)} KB)`).join(", ");
+  $("files").textContent = files
+    .map((f) => `${fileKind(f) === "attached" ? "" : fileKind(f) + ": "}${f.name} (${Math.ceil(f.size / 1024)} KB)`)
+    .join(", ");
 }
 
 async function submit(event) {
@@ -265,9 +275,10 @@ async function submit(event) {
   if (!text.trim() && files.length === 0) return;
   // One question at a time; commands such as /cancel may be sent while an answer streams.
   if (state.streaming > 0 && !text.trim().startsWith("/")) return;
-  const tooBig = files.find((f) => state.maxFileBytes && f.size > state.maxFileBytes);
+  const limitOf = (f) => (fileKind(f) === "image" ? state.maxImageBytes : state.maxFileBytes);
+  const tooBig = files.find((f) => limitOf(f) && f.size > limitOf(f));
   if (tooBig) {
-    addMessage("system", `“${tooBig.name}” is larger than ${Math.floor(state.maxFileBytes / 1048576)} MB, the document limit.`);
+    addMessage("system", `“${tooBig.name}” is larger than ${Math.floor(limitOf(tooBig) / 1048576)} MB, the limit per file.`);
     return;
   }
   state.streaming += 1;

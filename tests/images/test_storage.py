@@ -1,0 +1,122 @@
+"""Image storage beyond a turn: migration 0008 on SQLite and PostgreSQL (up and down), and
+retention trimming images no conversation links any more."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, inspect, update
+
+from core.retention import Retention, RetentionPolicy
+from storage import Database
+from storage.migrate import alembic_config, current_revision, upgrade
+from storage.models import Image
+from tests.images.samples import sha, still
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of this test's own (the session's PostgreSQL one is already at head)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        return
+    import asyncpg
+
+    admin = request.getfixturevalue("postgres_admin_url")
+    admin_dsn = admin.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"kimi_bot_images_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+
+
+async def _downgrade(db: Database, revision: str) -> None:
+    def _run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_run)
+
+
+async def _linked_image(db: Database, data: bytes, chat: str = "1") -> int:
+    from storage import ConversationKey
+
+    conversation = await db.conversations.get_or_create(
+        ConversationKey("telegram", chat), is_group=False
+    )
+    message_id = await db.messages.add(conversation.id, "user", "look")
+    image = await db.images.create(
+        sha256=sha(data), format="png", width=64, height=32, data=data, token_count=15
+    )
+    number = await db.images.link(
+        conversation.id,
+        message_id,
+        image.id,
+        position=0,
+        name="a.png",
+        token_count=15,
+        added_by="telegram:1",
+        added_by_name="Alice",
+    )
+    assert number == 1
+    return conversation.id
+
+
+async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
+    db = Database(fresh_url)
+    try:
+        await upgrade(db.engine, "0007")
+        assert "images" not in await _tables(db)
+        await upgrade(db.engine, "0008")
+        assert await current_revision(db.engine) == "0008"
+        assert {"images", "conversation_images"} <= await _tables(db)
+        data = still("PNG")
+        conversation_id = await _linked_image(db, data)
+        again = await db.images.create(
+            sha256=sha(data), format="png", width=64, height=32, data=data, token_count=99
+        )
+        assert again.token_count == 15, "a twin insert returns the stored row"
+        stored = await db.images.data([again.id])
+        assert stored == {again.id: data}, "the bytes come back exactly"
+        [linked] = await db.images.linked(conversation_id)
+        assert (linked.name, linked.width, linked.size_bytes) == ("a.png", 64, len(data))
+        await _downgrade(db, "0007")
+        assert not {"images", "conversation_images"} & await _tables(db)
+    finally:
+        await db.close()
+
+
+async def test_retention_trims_only_images_nobody_links(db: Database) -> None:
+    kept, gone = still("PNG", colour="red"), still("PNG", colour="blue")
+    await _linked_image(db, kept, chat="kept")
+    gone_conversation = await _linked_image(db, gone, chat="gone")
+    assert await db.images.forget(gone_conversation, None) == 1
+    async with db.engine.begin() as connection:
+        await connection.execute(
+            update(Image).values(created_at=datetime.now(UTC) - timedelta(days=31))
+        )
+    retention = Retention(db, RetentionPolicy(), every=0)
+    pruned = await retention.run_once()
+    assert pruned is not None and pruned.images == 1
+    assert await db.images.find_by_hash(sha(gone)) is None
+    assert await db.images.find_by_hash(sha(kept)) is not None
