@@ -111,7 +111,6 @@ class Result:
     mode: str
     first_to_last: float  # s: first delta at the sink → last text-carrying platform call
     model_calls: int
-    partial_calls: int
     platform_calls: Counter[str]
     violations: int
     delta_gap: float  # s, longest between consecutive deltas
@@ -157,13 +156,14 @@ def analyse(
     start, end, _ = trace.calls[0]
     first_round_last = times[starts[0] - 1] if starts else times[-1]
     round_trip = (times[0] - start) + (end - first_round_last)
+    partial = sum(1 for body in requests if body["messages"][-1].get("partial") is True)
+    assert partial == len(requests) - 1, "every call after the first should be a continuation"
     visible_gaps = [b - a for a, b in pairwise(visible)]
     return Result(
         platform=platform,
         mode=mode,
         first_to_last=visible[-1] - times[0],
         model_calls=len(requests),
-        partial_calls=sum(1 for body in requests if body["messages"][-1].get("partial") is True),
         platform_calls=calls,
         violations=violations,
         delta_gap=max(gaps),

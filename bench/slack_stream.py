@@ -80,8 +80,8 @@ async def run(
         firsts: list[float] = []
         make_sink = adapter.sink
 
-        def timed_sink(target: ReplyTarget) -> ReplySink:
-            return FirstToken(make_sink(target), firsts)  # type: ignore[return-value]
+        def timed_sink(target: ReplyTarget, lang: str = "en") -> ReplySink:
+            return FirstToken(make_sink(target, lang), firsts)  # type: ignore[return-value]
 
         adapter.sink = timed_sink  # type: ignore[method-assign]
         adapter._messages._sinks = timed_sink  # the handler was built with the bound method

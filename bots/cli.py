@@ -215,7 +215,8 @@ async def _maybe_emulator(
     settings: Settings, enabled: bool, *, demo: bool = False
 ) -> AsyncIterator[Settings]:
     """Start the Moonshot emulator in-process (``--emulator``, or demo mode) and point the
-    settings at it. It serves the configured catalog, so KIMI_MODELS_FILE's models exist."""
+    settings at it. It serves the configured catalog, so KIMI_MODELS_FILE's models exist, and,
+    unless STT_BASE_URL names a real speech-to-text service, transcribes voice messages too."""
     if not enabled:
         yield settings
         return
@@ -230,12 +231,13 @@ async def _maybe_emulator(
     )
     await emulator.start(host="127.0.0.1", port=0)
     try:
-        yield settings.model_copy(
-            update={
-                "moonshot_base_url": emulator.base_url,
-                "moonshot_api_key": SecretStr(EMULATOR_KEY),
-            }
-        )
+        update: dict[str, object] = {
+            "moonshot_base_url": emulator.base_url,
+            "moonshot_api_key": SecretStr(EMULATOR_KEY),
+        }
+        if not settings.stt_base_url:
+            update |= {"stt_base_url": emulator.base_url, "stt_api_key": SecretStr(EMULATOR_KEY)}
+        yield settings.model_copy(update=update)
     finally:
         await emulator.stop()
 

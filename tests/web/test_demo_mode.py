@@ -45,3 +45,31 @@ async def test_a_platform_token_without_a_key_refuses_to_start(tmp_path):
     assert len(lines) == 1, lines
     assert "MOONSHOT_API_KEY" in lines[0] and "TELEGRAM_BOT_TOKEN" in lines[0]
     assert "123456:ABCDEF" not in err.decode() + out.decode()
+
+
+async def test_demo_mode_hears_a_voice_message_through_the_emulator(tmp_path):
+    """Demo mode points speech-to-text at the in-process emulator too (no STT_BASE_URL set)."""
+    import io
+    import wave
+
+    recording = io.BytesIO()
+    with wave.open(recording, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 12000)  # 1.5 s of silence
+    async with demo_server(tmp_path) as server:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{server.url}/") as page:
+                assert page.status == 200
+            form = aiohttp.FormData()
+            form.add_field(
+                "file", recording.getvalue(), filename="hi.wav", content_type="audio/wav"
+            )
+            async with http.post(
+                f"{server.url}/api/messages", data=form, headers={"X-Kimi-Chat": "1"}
+            ) as response:
+                body = await response.text()
+    assert "1.5-second recording" in body, body
+    assert "not enabled" not in body
+    assert "event: done" in body and "offline emulator" in body
