@@ -34,6 +34,7 @@ from core.limits import Limiter
 from core.locks import ConversationLocks, InProcessLocks, current_fence
 from core.log_context import conversation_scope
 from core.speech import Transcriber, VoiceMessages, audio_of, with_voice_note
+from core.summarize import SummaryRequest, conversation_summary
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.registry import ToolRegistry
 from core.turn import TurnOutcome, TurnRunner, TurnSettings
@@ -142,6 +143,13 @@ class Assistant:
             await sink.reply(texts.text("not_allowed", lang))
             return None
         command = parse_command(incoming.text)
+        if command is not None and command.name == "summarize":  # a question the bot writes
+            request = await self._summary_request(incoming, command.args)
+            if request.say:
+                await sink.reply(request.say)
+            if request.question is None:
+                return None
+            incoming, command = _with_text(incoming, request.question), None
         if command is not None and command.name != "ask":
             await self.commands.run(command, incoming, sink)
             return None
@@ -188,6 +196,15 @@ class Assistant:
             metrics.record_turn(incoming.platform, outcome_name, time.monotonic() - started)
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _summary_request(self, incoming: Incoming, args: str) -> SummaryRequest:
+        """``/summarize [N]``: the conversation's last messages as one question (core.summarize)."""
+        conversation = await self.db.conversations.active(incoming.key)
+        model = (
+            self.model_for(conversation) if conversation else self.catalog.get(self.default_model)
+        )
+        lang = texts.command_language(args, incoming.language)
+        return await conversation_summary(self.db, incoming.key, args, lang, model.context_window)
 
     async def _tell_admins(self, outcome: TurnOutcome | None) -> None:
         """The account is stuck (balance used up, a model's tokens for the day spent): the user

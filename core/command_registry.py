@@ -112,11 +112,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         },
         args="on|off",
     ),
+    CommandSpec(
+        "summarize",
+        {
+            "en": "summarize the last N messages of this chat (default 50)",
+            "zh": "总结本聊天最近 N 条消息（默认 50 条）",
+        },
+        args="[N]",
+        conversation=False,  # in a Slack channel: what is stored for the channel itself
+    ),
 )
 
 NAMES: frozenset[str] = frozenset(spec.name for spec in COMMANDS)
 ADMIN_IN_GROUPS: frozenset[str] = frozenset(s.name for s in COMMANDS if s.admin_in_groups)
 CONVERSATION_COMMANDS: frozenset[str] = frozenset(s.name for s in COMMANDS if s.conversation)
+# Answered by the model as a turn (the assistant), not by a command handler.
+TURN_COMMANDS: frozenset[str] = frozenset({"ask", "summarize"})
 
 
 def offered(*, group: bool) -> tuple[CommandSpec, ...]:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     kimi_tools: bool = True
     kimi_tool_max_rounds: int = Field(default=5, ge=1, le=20)
     answer_checkpoint_every: float = Field(default=5.0, gt=0)
+    # An edit to a message the bot already answered (Telegram edited_message, Slack
+    # message_changed) gets a fresh answer; off: edits are ignored.
+    answer_edits: bool = False
 
     # Unset: a SQLite file in the user's data directory, whatever the current folder.
     database_url: str = Field(default_factory=default_database_url)
@@ -134,6 +137,11 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_update_interval: float = Field(default=1.0, gt=0)
+    # Tokens of a thread (or, in the assistant panel, a channel) read as context the first time
+    # the bot is addressed there; the newest messages are kept.
+    slack_thread_context_tokens: int = Field(default=8000, ge=0)
+    # The assistant panel's suggested prompts, separated by "|"; empty = core/phrases' defaults.
+    slack_suggested_prompts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Voice messages: an OpenAI-compatible /audio/transcriptions endpoint (core.speech); unset =
     # voice messages get a clear "not enabled" reply.
@@ -154,6 +162,14 @@ class Settings(BaseSettings):
         """Comma-separated platform-qualified ids, e.g. ``telegram:123,slack:U42``."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_suggested_prompts", mode="before")
+    @classmethod
+    def _split_prompts(cls, value: object) -> object:
+        """``|``-separated, since a prompt may well contain a comma."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split("|") if part.strip()]
         return value
 
     @field_validator("log_format")

@@ -7,7 +7,7 @@ schema can change without any adapter noticing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +50,23 @@ class Conversations:
         """Remember ``model_id`` for this conversation (the caller checked the catalog)."""
         record = await self._db.conversations.get_or_create(key, is_group=is_group)
         await self._db.conversations.update_settings(record.id, model=model_id)
+
+    async def was_answered(self, key: ConversationKey, platform_message_id: str) -> bool:
+        """Whether the bot answered the message with this platform id here (edits of it may
+        be answered again, ANSWER_EDITS)."""
+        record = await self._db.conversations.active(key)
+        if record is None:
+            return False
+        return await self._db.messages.answered(record.id, platform_message_id)
+
+    async def unseen(self, key: ConversationKey, platform_message_ids: Sequence[str]) -> list[str]:
+        """The ids (in the order given) of platform messages not stored here yet, so history
+        read again from a platform is stored once."""
+        record = await self._db.conversations.active(key)
+        if record is None:
+            return list(platform_message_ids)
+        stored = await self._db.messages.stored_platform_ids(record.id, platform_message_ids)
+        return [i for i in platform_message_ids if i not in stored]
 
     async def active_id(self, key: ConversationKey) -> int | None:
         record = await self._db.conversations.active(key)

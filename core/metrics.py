@@ -76,6 +76,9 @@ LOCKS_LOST = Counter(
 TELEGRAM_POLLING = Gauge(
     "kimi_telegram_polling", "1 while this worker holds the Telegram polling lease"
 )
+FEEDBACK = Counter(
+    "kimi_feedback", "Ratings of answers (a changed rating counts again)", ["rating"]
+)
 ACCOUNT_BALANCE = Gauge(
     "kimi_account_balance",
     "The Moonshot account's balance in the catalog's currency, as last checked",
@@ -112,6 +115,11 @@ def record_limiter_refusal(model: str, scope: str, limit: str) -> None:
 def record_error(kind: str) -> None:
     """A failed answer (the KimiError kind: ``rate_limited``, ``auth``…) or ``internal``."""
     ERRORS.labels(type=kind).inc()
+
+
+def record_feedback(rating: int) -> None:
+    """A user rated an answer: ``up``, ``down`` or ``cleared`` (a reaction taken back)."""
+    FEEDBACK.labels(rating="up" if rating > 0 else "down" if rating < 0 else "cleared").inc()
 
 
 def record_platform_error(platform: str, method: str) -> None:

@@ -15,6 +15,7 @@ from core.config import Settings, require_api_key
 from core.conversations import Conversations
 from core.documents.extractor import MoonshotExtractor
 from core.documents.library import DocumentLibrary
+from core.feedback import Feedback
 from core.images.ingestion import ImageLimits
 from core.kimi import KimiClient, RetryPolicy
 from core.limits import Limiter, build_limiter
@@ -46,6 +47,11 @@ class Services:
     def conversations(self) -> Conversations:
         """The verbs adapters use besides ``assistant.handle`` (they never touch ``storage``)."""
         return Conversations(self.db)
+
+    @property
+    def feedback(self) -> Feedback:
+        """Ratings of answers (👍/👎), the verbs every adapter's feedback UI calls."""
+        return Feedback(self.db)
 
     async def close(self) -> None:
         await self.limiter.close()

@@ -13,12 +13,13 @@ import csv
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.usage_report import money
+from storage.feedback import FeedbackCounts
 from storage.usage import REPORT_GROUPS, UsageRow
 
 FORMATS = ("table", "csv", "json")
@@ -121,19 +122,51 @@ def _record(row: UsageRow) -> dict[str, Any]:
     }
 
 
+def _rated(
+    row: UsageRow, rows: Sequence[UsageRow], feedback: Mapping[str, FeedbackCounts]
+) -> FeedbackCounts:
+    """A row's 👍/👎: its model's, or for a total the sum over the models it adds up."""
+    if any(r is row for r in rows):
+        return feedback.get(row.key, FeedbackCounts())
+    keys = {r.key for r in rows if r.currency == row.currency or not row.currency}
+    counts = [feedback[k] for k in keys if k in feedback]
+    return FeedbackCounts(sum(c.up for c in counts), sum(c.down for c in counts))
+
+
 def render_usage(
-    rows: Sequence[UsageRow], *, by: str, fmt: str = "table", since: datetime | None = None
+    rows: Sequence[UsageRow],
+    *,
+    by: str,
+    fmt: str = "table",
+    since: datetime | None = None,
+    feedback: Mapping[str, FeedbackCounts] | None = None,
 ) -> str:
-    """The report as text; the table and JSON add a total per currency, CSV is rows only."""
+    """The report as text; the table and JSON add a total per currency, CSV is rows only.
+    ``feedback`` (by model only) adds each model's 👍 and 👎 counts."""
     if by not in REPORT_GROUPS:
         raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
+
+    def record(row: UsageRow) -> dict[str, Any]:
+        values = _record(row)
+        if feedback is not None:
+            rated = _rated(row, rows, feedback)
+            values.update(thumbs_up=rated.up, thumbs_down=rated.down)
+        return values
+
+    def cells(row: UsageRow) -> list[str]:
+        shown = _cells(row)
+        if feedback is not None:
+            rated = _rated(row, rows, feedback)
+            shown += [f"{rated.up:,}", f"{rated.down:,}"]
+        return shown
+
     if fmt == "json":
         return json.dumps(
             {
                 "by": by,
                 "since": None if since is None else since.isoformat(),
-                "rows": [{by: r.key, **_record(r)} for r in rows],
-                "totals": [_record(t) for t in _totals(rows)],
+                "rows": [{by: r.key, **record(r)} for r in rows],
+                "totals": [record(t) for t in _totals(rows)],
             },
             ensure_ascii=False,
             indent=2,
@@ -141,17 +174,19 @@ def render_usage(
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([by, *_record(_total(rows, "")).keys()])
+        writer.writerow([by, *record(_total(rows, "")).keys()])
         for row in rows:
-            writer.writerow([row.key, *("" if v is None else v for v in _record(row).values())])
+            writer.writerow([row.key, *("" if v is None else v for v in record(row).values())])
         return out.getvalue()
     if fmt != "table":
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     header = [_HEADERS[by], "calls", "prompt", "completion", "cached", "total", "cost"]
     header += ["searches", "avg ms", "1st token ms"]
-    lines = [_cells(r) for r in rows]
+    if feedback is not None:
+        header += ["👍", "👎"]
+    lines = [cells(r) for r in rows]
     totals = _totals(rows)
-    total_lines = [_cells(t) for t in totals]
+    total_lines = [cells(t) for t in totals]
     widths = [max(len(c) for c in col) for col in zip(header, *lines, *total_lines, strict=True)]
 
     def fmt_line(cells: list[str]) -> str:
@@ -192,7 +227,8 @@ async def usage_report_text(
 ) -> str:
     since = parse_since(since_text, now, tz)
     rows = await db.usage.report(by=by, since=since, tz=tz)
-    return render_usage(rows, by=by, fmt=fmt, since=since)
+    feedback = await db.feedback.by_model(since=since) if by == "model" else None
+    return render_usage(rows, by=by, fmt=fmt, since=since, feedback=feedback)
 
 
 async def run_usage_command(settings: Any, args: argparse.Namespace) -> int:

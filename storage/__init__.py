@@ -9,6 +9,7 @@ from storage.conversations import ConversationRepository
 from storage.database import create_engine, session_factory
 from storage.documents import DocumentRepository
 from storage.events import EventRepository
+from storage.feedback import FeedbackRepository
 from storage.images import ImageRepository
 from storage.messages import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE, MessageRepository
 from storage.records import (
@@ -53,6 +54,7 @@ class Database:
         self.workers = WorkerRepository(self.engine)
         self.secrets = SecretRepository(self.engine)
         self.transcriptions = TranscriptionRepository(self.engine)
+        self.feedback = FeedbackRepository(self.engine)
 
     @property
     def backend(self) -> str:

@@ -173,3 +173,34 @@ class MessageRepository:
             query = select(*_COLUMNS).where(Message.id == message_id)
             row = (await connection.execute(query)).first()
             return StoredMessage(*row) if row else None
+
+    async def stored_platform_ids(self, conversation_id: int, ids: Sequence[str]) -> set[str]:
+        """Which of these platform message ids the conversation already holds."""
+        if not ids:
+            return set()
+        query = select(Message.platform_message_id).where(
+            Message.conversation_id == conversation_id,
+            Message.platform_message_id.in_(list(ids)),
+        )
+        async with self._engine.connect() as connection:
+            return {str(row[0]) for row in await connection.execute(query)}
+
+    async def answered(self, conversation_id: int, platform_message_id: str) -> bool:
+        """Whether a user message with this platform id got an answer (edits of answered
+        messages may be answered again; edits of chatter never are)."""
+        asked = select(Message.id).where(
+            Message.conversation_id == conversation_id,
+            Message.role == "user",
+            Message.platform_message_id == platform_message_id,
+        )
+        query = (
+            select(Message.id)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.role == "assistant",
+                Message.reply_to_id.in_(asked),
+            )
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).first() is not None

@@ -294,3 +294,36 @@ class Transcription(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: nobody said
     elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Feedback(Base):
+    """A user's 👍 (+1) or 👎 (-1) on one answer; a second rating by the same user replaces
+    the first. ``model`` is the answer's, copied so reports group without a join."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_feedback_answer_user"),
+        Index("ix_feedback_updated", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(160))
+    platform: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerPost(Base):
+    """A platform message an answer was delivered as (a Telegram message id), so a reaction on
+    it finds the answer. Keyed by chat: reactions carry no thread or topic."""
+
+    __tablename__ = "answer_posts"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(128), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -20,9 +20,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bots.http import Route
+from bots.slack import feedback
+from bots.slack.context_reader import ContextReader
+from bots.slack.edits import edited_message
 from bots.slack.files import SlackFiles
 from bots.slack.messages import MessageHandler
 from bots.slack.metered import MeteredWebClient, shared_session
+from bots.slack.panel import AssistantPanel
 from bots.slack.people import People
 from bots.slack.routing import route
 from bots.slack.sink import SlackSink, StreamGate
@@ -70,21 +74,35 @@ class SlackAdapter:
         self.gate = StreamGate()
         self.people = People(self.client)
         self.files = SlackFiles(token)
+        self.panel = AssistantPanel(self.client, self.people, settings.slack_suggested_prompts)
+        reader = ContextReader(self.client, self.people, settings.slack_thread_context_tokens)
         self._messages = MessageHandler(
             conversations=services.conversations,
             assistant=services.assistant,
             people=self.people,
             files=self.files,
             sinks=self.sink,
+            client=self.client,
+            reader=reader,
+            panel=self.panel,
+            answer_edits=settings.answer_edits,
         )
         self._commands = SlashCommands(
-            client=self.client, assistant=services.assistant, people=self.people, sinks=self.sink
+            client=self.client,
+            assistant=services.assistant,
+            people=self.people,
+            sinks=self.sink,
+            reader=reader,
+            conversations=services.conversations,
         )
         self._socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.app.event("app_mention")(self._on_event)
         self.app.event("message")(self._on_event)
+        self.app.event("assistant_thread_started")(self._on_thread_started)
+        self.app.event("assistant_thread_context_changed")(self._on_context_changed)
         self.app.command(COMMAND)(self._on_command)
+        self.app.action(feedback.ACTIONS)(self._on_feedback)
 
     @property
     def socket_mode(self) -> bool:
@@ -160,17 +178,36 @@ class SlackAdapter:
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         team_id = str(body.get("team_id") or event.get("team") or context.team_id or "")
+        event_id = str(body.get("event_id") or "")
+        if event.get("subtype") == "message_changed":
+            edited = edited_message(event, context.bot_user_id)
+            addressed = edited and route(edited, team_id=team_id, bot_user_id=context.bot_user_id)
+            if edited and addressed:
+                self._spawn(
+                    self._messages.handle_edit(addressed, edited, event_id, context.bot_user_id)
+                )
+            return
         addressed = route(event, team_id=team_id, bot_user_id=context.bot_user_id)
         if addressed is None:
             return
-        event_id = str(body.get("event_id") or "")
         self._spawn(self._messages.handle(addressed, event, event_id, context.bot_user_id))
+
+    async def _on_thread_started(self, event: dict[str, Any]) -> None:
+        self._spawn(self.panel.started(event))
+
+    async def _on_context_changed(self, event: dict[str, Any]) -> None:
+        self.panel.context_changed(event)
 
     async def _on_command(
         self, ack: Any, command: dict[str, Any], respond: Any, context: AsyncBoltContext
     ) -> None:
         await ack()
         self._spawn(self._commands.run(command, respond, context.bot_user_id))
+
+    async def _on_feedback(self, ack: Any, body: dict[str, Any]) -> None:
+        """A 👍/👎 press under an answer (Block Kit interactivity)."""
+        await ack()
+        self._spawn(feedback.on_press(self._services.feedback, self.client, body))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(work))

@@ -23,6 +23,7 @@ class Person:
     id: str
     name: str
     is_admin: bool = False
+    locale: str = ""  # e.g. "zh-CN"; "" when Slack did not say
 
 
 class People:
@@ -42,7 +43,9 @@ class People:
         if cached is not None:
             return cached
         try:
-            response = await call(lambda _: self._client.users_info(user=user_id), attempts=3)
+            response = await call(
+                lambda _: self._client.users_info(user=user_id, include_locale=True), attempts=3
+            )
         except SlackApiError as error:
             log.warning("users.info failed for %s: %s", user_id, error_code(error))
             return Person(user_id, user_id)
@@ -60,4 +63,5 @@ def _person(user_id: str, user: dict) -> Person:
         or user.get("name")
         or user_id
     )
-    return Person(user_id, str(name), bool(user.get("is_admin") or user.get("is_owner")))
+    admin = bool(user.get("is_admin") or user.get("is_owner"))
+    return Person(user_id, str(name), admin, str(user.get("locale") or ""))

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.api import call, error_code
+from bots.slack.context_reader import ContextReader
 from bots.slack.messages import SinkFactory
 from bots.slack.people import People
 from bots.slack.routing import PLATFORM, is_dm_channel
@@ -26,6 +27,7 @@ from bots.slack.target import ReplyTarget
 from core import command_registry, texts
 from core.assistant import Assistant
 from core.commands import Command, parse_command
+from core.conversations import Conversations
 from core.types import Author, ConversationKey, Incoming, ReplySink
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,21 @@ def command_text(text: str) -> str:
 
 class SlashCommands:
     def __init__(
-        self, *, client: AsyncWebClient, assistant: Assistant, people: People, sinks: SinkFactory
+        self,
+        *,
+        client: AsyncWebClient,
+        assistant: Assistant,
+        people: People,
+        sinks: SinkFactory,
+        reader: ContextReader | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
         self._client = client
         self._assistant = assistant
         self._people = people
         self._sinks = sinks
+        self._reader = reader
+        self._conversations = conversations
         self._dms: LRUCache[str, str] = LRUCache(DM_CACHE_SIZE)
 
     async def run(self, command: dict[str, Any], respond: Respond, bot_user_id: str | None) -> None:
@@ -80,7 +91,33 @@ class SlashCommands:
             await respond(text=hint, response_type="ephemeral")
             return
         key = ConversationKey(platform=PLATFORM, workspace=team, chat=channel, thread="")
+        if name == "summarize" and self._assistant.access.allows(Incoming(key, author, text)):
+            await self._read_channel(key, bot_user_id)
         await self._answer(parsed, Incoming(key, author, text), EphemeralSink(respond))
+
+    async def _read_channel(self, key: ConversationKey, bot_user_id: str | None) -> None:
+        """``/kimi summarize`` in a channel: the channel's recent messages (within the context
+        budget, newest kept) are stored as its context first, each once, so the summary is of
+        what people said, not only of what the bot happened to see."""
+        if self._reader is None or self._conversations is None:
+            return
+        said = await self._reader.channel(key.chat, after=None, bot_user_id=bot_user_id)
+        fresh = set(await self._conversations.unseen(key, [s.ts for s in said]))
+        for message in said:
+            if message.ts not in fresh:
+                continue
+            await self._assistant.remember(
+                Incoming(
+                    key=key,
+                    author=Author(id=f"slack:{message.user_id}", name=message.name),
+                    text=message.text,
+                    is_group=True,
+                    platform_message_id=message.ts,
+                ),
+                answered=True,
+            )
+        if fresh:
+            log.info("Slack: %d channel messages stored before /kimi summarize", len(fresh))
 
     async def _answer(self, parsed: Command | None, incoming: Incoming, sink: ReplySink) -> None:
         """Help adds how commands are written in Slack (``/kimi reset``, ``@kimi /reset``); the

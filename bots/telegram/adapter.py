@@ -30,7 +30,8 @@ from core.vocabulary import ConversationKey
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE]
+# Reactions are opt-in: 👍/👎 on an answer is its feedback (bots.telegram.reactions).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.MESSAGE_REACTION]
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll may wait
 # A generous read timeout makes "sent, but the answer timed out" (a duplicate on retry) rare.
 READ_TIMEOUT = 20.0
@@ -46,6 +47,10 @@ class TelegramAdapter:
             raise ValueError("TelegramAdapter needs TELEGRAM_BOT_TOKEN")
         token = settings.telegram_bot_token.get_secret_value()
         self._settings = settings
+        # Edits are asked for only when they are answered (ANSWER_EDITS).
+        self._allowed_updates = ALLOWED_UPDATES + (
+            [Update.EDITED_MESSAGE] if settings.answer_edits else []
+        )
         self._webhook_url = (
             webhook_url(settings.telegram_webhook_url) if settings.telegram_webhook_url else None
         )
@@ -77,6 +82,7 @@ class TelegramAdapter:
             bot=self.app.bot,
             identity=self.identity,
             guard=self.guard,
+            feedback=services.feedback,
         )
         self.app.add_handler(TypeHandler(Update, self.processor))
         self.app.add_error_handler(self._on_error)
@@ -150,7 +156,7 @@ class TelegramAdapter:
         await self.app.start()
         if self._webhook_url:
             await bot.set_webhook(
-                self._webhook_url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES
+                self._webhook_url, secret_token=self._secret, allowed_updates=self._allowed_updates
             )
         elif self._redis is not None:
             self._lease = PollingLease(
@@ -170,7 +176,7 @@ class TelegramAdapter:
         assert self.app.updater is not None
         await self.app.updater.start_polling(
             timeout=POLL_TIMEOUT,
-            allowed_updates=ALLOWED_UPDATES,
+            allowed_updates=self._allowed_updates,
             error_callback=self._on_polling_error,
         )
 

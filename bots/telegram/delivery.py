@@ -110,6 +110,7 @@ class MessageWriter:
         self.bot = bot
         self.guard = guard
         self.target = target
+        self.sent: list[int] = []  # ids of the messages sent (an answer's parts, for feedback)
 
     # -- public operations --------------------------------------------------------------
     async def draft(self, draft_id: int, body: Body, *, give_up: asyncio.Event) -> bool:
@@ -163,7 +164,10 @@ class MessageWriter:
             )
             return message.message_id
 
-        return await self._run(call, final=final, give_up=give_up)
+        message_id = await self._run(call, final=final, give_up=give_up)
+        if message_id is not None:
+            self.sent.append(message_id)
+        return message_id
 
     async def edit(
         self,

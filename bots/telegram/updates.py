@@ -36,12 +36,16 @@ from bots.telegram.attachments import (
 from bots.telegram.chat_action import TypingIndicator
 from bots.telegram.delivery import Body, ChatTarget, MessageWriter, describe
 from bots.telegram.flood import FloodGuard
+from bots.telegram.reactions import record_reaction
+from bots.telegram.replies import reply_context
 from bots.telegram.sink import TelegramSink
 from core import texts
 from core.assistant import Assistant
 from core.commands import parse_command
 from core.config import Settings
 from core.conversations import Conversations
+from core.feedback import Feedback
+from core.quoting import with_quote
 from core.types import Author, Incoming
 
 log = logging.getLogger(__name__)
@@ -62,8 +66,10 @@ class UpdateProcessor:
         bot: Bot,
         identity: Callable[[], BotIdentity],
         guard: FloodGuard,
+        feedback: Feedback | None = None,
     ) -> None:
         self._settings = settings
+        self._feedback = feedback
         self._conversations = conversations
         self._assistant = assistant
         self._bot = bot
@@ -84,9 +90,17 @@ class UpdateProcessor:
             self.processed += 1
 
     async def process(self, update: Update) -> None:
+        if update.message_reaction is not None:
+            await self._reaction(update)
+            return
         message = update.message
+        edit = message is None and update.edited_message is not None
+        if edit:
+            if not self._settings.answer_edits:
+                return  # edits are not answered (ANSWER_EDITS off): ignored, not an error
+            message = update.edited_message
         if message is None or message.chat.type not in (ChatType.PRIVATE, *GROUP_TYPES):
-            return  # edits, channel posts, callbacks: not conversation turns
+            return  # channel posts, callbacks: not conversation turns
         sender = message.from_user
         if sender is None or (sender.is_bot and message.sender_chat is None):
             return
@@ -99,7 +113,10 @@ class UpdateProcessor:
             if not await self._conversations.claim_event("telegram", str(update.update_id)):
                 log.info("telegram update %s seen before; skipped", update.update_id)
                 return
-            if message.media_group_id:
+            if edit:
+                if not decision.addressed or not await self._fresh_edit(message, incoming):
+                    return
+            elif message.media_group_id:
                 album = await self._albums.collect(message)
                 if album is None:
                     return  # the album's first update answers for all of it
@@ -176,6 +193,7 @@ class UpdateProcessor:
             incoming = replace(
                 incoming, attachments=tuple(attachment(self._bot, ref) for ref in refs)
             )
+        incoming = await self._with_reply(message, incoming, target, lang)
         command = parse_command(incoming.text)
         if command is not None and command.name != "ask" and incoming.is_group:
             # Which commands are admin-only is the core's business; it needs the fact (cached).
@@ -185,8 +203,9 @@ class UpdateProcessor:
             typing = TypingIndicator(self._bot, target.chat_id, target.thread_id)
             typing.start()
         private = not incoming.is_group
+        writer = MessageWriter(self._bot, self._guard, target)
         sink = self.sink_factory(
-            MessageWriter(self._bot, self._guard, target),
+            writer,
             interval=(
                 self._settings.telegram_edit_interval_private
                 if private
@@ -200,10 +219,57 @@ class UpdateProcessor:
             on_drafts_refused=lambda everywhere: self._drafts_refused(target.chat_id, everywhere),
         )
         try:
-            await self._assistant.handle(incoming, sink)
+            outcome = await self._assistant.handle(incoming, sink)
         finally:
             if typing is not None:
                 typing.stop()
+        if outcome is not None and outcome.answer_id and self._feedback is not None:
+            # The answer's messages: a 👍/👎 reaction on any of them rates it.
+            await self._feedback.link(
+                "telegram", str(target.chat_id), map(str, writer.sent), outcome.answer_id
+            )
+
+    async def _reaction(self, update: Update) -> None:
+        """A reaction: feedback when it is 👍/👎 on an answer; exactly once, like messages."""
+        reaction = update.message_reaction
+        if reaction is None or self._feedback is None:
+            return
+        try:
+            if await self._conversations.claim_event("telegram", str(update.update_id)):
+                await record_reaction(self._feedback, reaction)
+        except Exception as exc:
+            log.error("telegram reaction %s failed: %s", update.update_id, describe(exc))
+
+    async def _with_reply(
+        self, message: Message, incoming: Incoming, target: ChatTarget, lang: str
+    ) -> Incoming:
+        """The replied-to message as quoted context in front of the user's words, its document
+        or photo attached (:mod:`bots.telegram.replies`); commands other than /ask get none."""
+        command = parse_command(incoming.text)
+        if command is not None and command.name != "ask":
+            return incoming
+        context = reply_context(message, self._identity())
+        if context is None or not self._assistant.access.allows(incoming):
+            return incoming
+        files = incoming.attachments
+        ref = context.file
+        if ref is not None and ref.too_large:
+            await self._say(target, too_large_text(ref, lang))
+        elif ref is not None:
+            files = (*files, attachment(self._bot, ref))
+        words = command.args if command is not None else incoming.text
+        return replace(incoming, text=with_quote(words, context.quoted), attachments=files)
+
+    async def _fresh_edit(self, message: Message, incoming: Incoming) -> bool:
+        """Whether an edit gets a fresh answer: only an edit of a message the bot answered,
+        and each edit once (its edit_date makes it a distinct event, across workers)."""
+        message_id = str(message.message_id)
+        if not await self._conversations.was_answered(incoming.key, message_id):
+            log.info("telegram edit of unanswered message %s ignored", message_id)
+            return False
+        stamp = int(message.edit_date.timestamp()) if message.edit_date else 0
+        event = f"edit:{message.chat.id}:{message_id}:{stamp}"
+        return await self._conversations.claim_event("telegram", event)
 
     async def _attach(
         self, messages: list[Message], incoming: Incoming, target: ChatTarget, lang: str

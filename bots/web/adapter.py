@@ -94,6 +94,7 @@ class WebChatAdapter:
             ("GET", "/static/{name}", self._static),
             ("GET", "/api/session", self._session_info),
             ("POST", "/api/messages", self._message),
+            ("POST", "/api/feedback", self._feedback),
         ]
 
     async def start(self) -> None:
@@ -225,8 +226,27 @@ class WebChatAdapter:
             await asyncio.shield(turn)
         finally:
             conversation_id = await self._services.conversations.active_id(incoming.key)
-            await sink.send("end", {"conversation": conversation_id})
+            await sink.send("end", {"conversation": conversation_id, "answer": _answer_of(turn)})
         return response
+
+    async def _feedback(self, request: web.Request) -> web.Response:
+        """``{"answer": id, "rating": 1 | -1 | 0}``: this browser's 👍/👎 on one of its answers."""
+        session = self._session_or_401(request)
+        if request.headers.get(AJAX_HEADER) != "1":
+            raise web.HTTPForbidden(text="missing the chat page's header")
+        try:
+            body = await request.json()
+            answer, rating = body["answer"], body["rating"]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": "expected answer and rating"}, status=400)
+        if type(answer) is not int or rating not in (1, -1, 0) or type(rating) is not int:
+            return web.json_response({"error": "expected answer and rating"}, status=400)
+        stored = await self._services.feedback.record(
+            PLATFORM, session.id, answer, f"{PLATFORM}:{session.id}", rating
+        )
+        if not stored:
+            return web.json_response({"error": "no such answer"}, status=404)
+        return web.json_response({"answer": answer, "rating": rating})
 
     # -- helpers ----------------------------------------------------------------------------
     def _ready(self) -> SessionCookies:
@@ -247,6 +267,13 @@ class WebChatAdapter:
     @staticmethod
     def _key(session: WebSession) -> ConversationKey:
         return ConversationKey(platform=PLATFORM, chat=session.id)
+
+
+def _answer_of(turn: asyncio.Task[object]) -> int | None:
+    """The stored answer's id, when the turn produced one (the page's 👍/👎 rate it)."""
+    if not turn.done() or turn.cancelled() or turn.exception() is not None:
+        return None
+    return getattr(turn.result(), "answer_id", None)
 
 
 def _redirect(location: str) -> web.Response:

@@ -49,4 +49,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "在频道里，每个讨论串都是一个单独的对话，所以请在讨论串中发送："
         "提及我并附上命令，例如 `{mention} /{name}`。",
     },
+    # The Slack assistant panel: its prompts' heading and the default prompts ("|"-separated,
+    # like SLACK_SUGGESTED_PROMPTS), and how a file in a thread read as context is named.
+    "slack_prompts_title": {"en": "Try asking", "zh": "试着问问"},
+    "slack_suggested_prompts": {
+        "en": "Summarize this channel|Explain a concept simply|Help me draft a message",
+        "zh": "总结这个频道|用简单的话解释一个概念|帮我起草一条消息",
+    },
+    "slack_shared_files": {"en": "[shared files: {names}]", "zh": "[分享的文件：{names}]"},
 }

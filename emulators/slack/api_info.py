@@ -30,7 +30,10 @@ def users_info(api: WebApi, p: dict[str, Any]) -> dict[str, Any]:
     user = api.ws.users.get(req_str(p, "user", "user_not_found"))
     if user is None:
         raise ApiError("user_not_found")
-    return {"user": user.to_api()}
+    info = user.to_api()
+    if str(p.get("include_locale") or "").lower() in ("1", "true"):
+        info["locale"] = user.locale
+    return {"user": info}
 
 
 def conversations_info(api: WebApi, p: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class Delivery:
     """One attempt to hand an event/command to the bot, and how the bot answered."""
 
     transport: Transport
-    kind: str  # "events_api" | "slash_commands" | "url_verification"
+    kind: str  # "events_api" | "slash_commands" | "interactive" | "url_verification"
     payload: dict[str, Any]
     retry_num: int = 0
     retry_reason: str | None = None
@@ -124,6 +124,21 @@ class EventSender:
                 except json.JSONDecodeError:
                     parsed = {"text": delivery.body}
                 self.command_responses.append({"source": "ack", "body": parsed})
+        return delivery
+
+    async def send_interaction(self, payload: dict[str, Any]) -> Delivery:
+        """A button press: a signed form POST with one ``payload`` field holding the JSON
+        (Slack's Interactivity Request URL, here ``events_url``), or an ``interactive``
+        envelope in Socket Mode."""
+        transport = self._transport()
+        delivery = Delivery(transport, "interactive", payload)
+        self.deliveries.append(delivery)
+        if transport == "socket":
+            await self._over_socket(delivery, socket_envelope("interactive", payload))
+        else:
+            body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            await self._over_http(delivery, str(self.events_url), body, headers)
         return delivery
 
     def schedule(self, payload: dict[str, Any]) -> None:

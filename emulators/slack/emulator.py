@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import api_chat, api_info, api_stream
+from . import api_chat, api_history, api_info, api_stream
 from .delivery import Delivery, EventSender
 from .faults import FaultInjector, Injection
 from .files import FileHost
@@ -26,6 +26,7 @@ from .limits import RateLimiter, RateLimitViolation, RateRule
 from .payloads import (
     app_mention_event,
     event_callback,
+    message_changed_event,
     new_file_id,
     slash_command_payload,
     url_verification_payload,
@@ -122,7 +123,13 @@ class SlackEmulator:
             limiter=self.limiter,
             clock=self.clock,
         )
-        for handlers in (api_info.HANDLERS, api_chat.HANDLERS, api_stream.HANDLERS):
+        handlers_sets = (
+            api_info.HANDLERS,
+            api_chat.HANDLERS,
+            api_stream.HANDLERS,
+            api_history.HANDLERS,
+        )
+        for handlers in handlers_sets:
             self.api.register(handlers)
         self.socket = SocketModeServer(app_id)
         self.api.open_socket_url = self.socket.issue_url
@@ -320,6 +327,97 @@ class SlackEmulator:
         deliveries = await asyncio.gather(*(self.sender.send_event(env) for env in envelopes))
         return SentUserMessage(ts, envelopes, list(deliveries))
 
+    def seed_message(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+        *,
+        bot: bool = False,
+    ) -> str:
+        """A message already in the channel, delivered to nobody (history from before the bot
+        was there, or one it was not subscribed to); ``bot=True`` makes it the bot's own."""
+        self._channel(channel)
+        ts = self.clock.next()
+        bot_id = self.bot_id if bot else None
+        self.workspace.messages.append(
+            PostedMessage(
+                channel,
+                ts,
+                text,
+                self.bot_user_id if bot else user,
+                thread_ts=thread_ts,
+                files=files,
+                is_bot=bot,
+                bot_id=bot_id,
+            )
+        )
+        return ts
+
+    async def edit_message(self, channel: str, ts: str, text: str) -> Delivery:
+        """A person edits their message: Slack sends ``message`` / ``message_changed``."""
+        chan = self._channel(channel)
+        msg = self.workspace.find_message(channel, ts)
+        if msg is None or msg.is_bot:
+            raise ValueError(f"no user message {ts!r} in {channel!r}")
+        previous = msg.to_api(self.team_id, self.workspace.app_id)
+        msg.text = text
+        msg.edited_at = float(self.clock.next())
+        event = message_changed_event(msg, previous, chan, self.team_id, self.workspace.app_id)
+        return await self.send_event(event)
+
+    async def assistant_thread_started(
+        self, channel: str, user: str, context_channel: str | None = None
+    ) -> tuple[str, Delivery]:
+        """The user opens the assistant panel: a new thread in the app's DM (its ``thread_ts``)."""
+        thread_ts = self.clock.next()
+        event = self._assistant_event(
+            "assistant_thread_started", channel, user, thread_ts, context_channel
+        )
+        return thread_ts, await self.send_event(event)
+
+    async def assistant_context_changed(
+        self, channel: str, user: str, thread_ts: str, context_channel: str | None
+    ) -> Delivery:
+        """The user, panel open, switched to another channel (None: a view with no channel)."""
+        event = self._assistant_event(
+            "assistant_thread_context_changed", channel, user, thread_ts, context_channel
+        )
+        return await self.send_event(event)
+
+    def _assistant_event(
+        self, kind: str, channel: str, user: str, thread_ts: str, context_channel: str | None
+    ) -> dict[str, Any]:
+        chan = self._channel(channel)
+        if not chan.is_im:
+            raise ValueError("assistant threads live in the app's DM with the user")
+        context: dict[str, Any] = {}
+        if context_channel is not None:
+            self._channel(context_channel)
+            context = {"channel_id": context_channel, "team_id": self.team_id}
+        return {
+            "type": kind,
+            "assistant_thread": {
+                "user_id": user,
+                "context": context,
+                "channel_id": channel,
+                "thread_ts": thread_ts,
+            },
+            "event_ts": self.clock.next(),
+        }
+
+    @property
+    def suggested_prompts(self) -> list[dict[str, Any]]:
+        """``assistant.threads.setSuggestedPrompts`` calls: channel, thread_ts, title, prompts."""
+        return self.workspace.suggested_prompts
+
+    @property
+    def titles(self) -> list[tuple[str, str, str]]:
+        """``assistant.threads.setTitle`` calls: (channel, thread_ts, title)."""
+        return self.workspace.titles
+
     async def send_event(self, event: dict[str, Any]) -> Delivery:
         """Deliver any inner event (wrapped in a fresh event_callback)."""
         return await self.sender.send_event(self._wrap(event))
@@ -388,6 +486,47 @@ class SlackEmulator:
             response_url=f"{self.url}/commands/{self.team_id}/{command_id}/{random_id('', 24)}",
         )
         return await self.sender.send_command(form)
+
+    async def click_button(self, channel: str, ts: str, user: str, action_id: str) -> Delivery:
+        """A user presses the button ``action_id`` in the blocks of message ``ts`` (a channel
+        message, or an ephemeral one shown to that user): a ``block_actions`` interaction
+        carrying the button's value."""
+        from .payloads import block_actions_payload
+
+        chan = self._channel(channel)
+        member = self.workspace.users.get(user)
+        if member is None:
+            raise ValueError(f"unknown user {user!r}: call add_user first")
+        shown: dict[str, Any] | None = None
+        ephemeral = False
+        posted = next((m for m in self.history(channel) if m.ts == ts), None)
+        if posted is not None:
+            shown = {"type": "message", "ts": posted.ts, "user": posted.user, "text": posted.text}
+            shown.update(blocks=posted.blocks, thread_ts=posted.thread_ts)
+        for eph in self.ephemerals:
+            if eph["channel"] == channel and eph["message_ts"] == ts and eph["user"] == user:
+                shown = {"ts": ts, "text": eph["text"], "blocks": eph["blocks"]}
+                shown["thread_ts"] = eph.get("thread_ts")
+                ephemeral = True
+        if shown is None or not shown.get("blocks"):
+            raise ValueError(f"no message {ts} with blocks for {user} in {channel}")
+        for block in shown["blocks"]:
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("action_id") == action_id:
+                    payload = block_actions_payload(
+                        message={k: v for k, v in shown.items() if v is not None},
+                        channel=chan,
+                        ephemeral=ephemeral,
+                        user_id=user,
+                        user_name=member.name,
+                        team_id=self.team_id,
+                        app_id=self.workspace.app_id,
+                        action=element,
+                        block_id=str(block.get("block_id") or random_id("", 5)),
+                        response_url=f"{self.url}/actions/{self.team_id}/{random_id('', 24)}",
+                    )
+                    return await self.sender.send_interaction(payload)
+        raise ValueError(f"message {ts} has no button {action_id!r}")
 
     async def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
         """Send Socket Mode ``disconnect`` frames and close the connections."""

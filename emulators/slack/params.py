@@ -10,7 +10,7 @@ from aiohttp import web
 from .errors import ApiError
 
 # Fields slack-sdk JSON-encodes into a string when it sends a form body.
-_JSON_FIELDS = ("blocks", "attachments", "chunks", "metadata", "loading_messages")
+_JSON_FIELDS = ("blocks", "attachments", "chunks", "metadata", "loading_messages", "prompts")
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:

@@ -258,3 +258,55 @@ def socket_envelope(
 
 def new_file_id() -> str:
     return random_id("F")
+
+
+def block_actions_payload(
+    *,
+    message: dict[str, Any],
+    channel: Channel,
+    ephemeral: bool = False,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    app_id: str,
+    action: dict[str, Any],
+    block_id: str,
+    response_url: str,
+) -> dict[str, Any]:
+    """A ``block_actions`` interaction: a user pressed a button in a message's blocks (an
+    ephemeral message is named by the container only)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": channel.id,
+        "is_ephemeral": ephemeral,
+    }
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": app_id,
+        "token": "emulator-verification-token",
+        "container": container,
+        "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**10)}.{secrets.token_hex(16)}",
+        "team": {"id": team_id, "domain": "emulated"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel.id, "name": "directmessage" if channel.is_im else channel.name},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action["action_id"],
+                "block_id": block_id,
+                "text": action.get("text"),
+                "value": action.get("value", ""),
+                "type": action.get("type", "button"),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    if not ephemeral:  # Slack leaves an ephemeral message out of the payload
+        payload["message"] = message
+    return payload

@@ -38,6 +38,7 @@ class User:
     is_bot: bool = False
     bot_id: str | None = None
     tz: str = "Europe/Berlin"
+    locale: str = "en-US"  # users.info returns it only with include_locale=true
 
     def to_api(self) -> dict[str, Any]:
         profile: dict[str, Any] = {
@@ -261,6 +262,8 @@ class Workspace:
     statuses: list[StatusUpdate] = field(default_factory=list)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     reactions: list[tuple[str, str, str]] = field(default_factory=list)
+    suggested_prompts: list[dict[str, Any]] = field(default_factory=list)
+    titles: list[tuple[str, str, str]] = field(default_factory=list)  # channel, thread_ts, title
 
     def find_message(self, channel: str, ts: str) -> PostedMessage | None:
         for msg in self.messages:

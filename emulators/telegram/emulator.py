@@ -23,6 +23,7 @@ from .flood import FloodControl, FloodLimits
 from .incoming import IncomingUpdates
 from .methods import BotApi
 from .models import ApiCall, ApiFailure, Chat, Fault, SentMessage, StoredFile
+from .objects import forward_origin_dict
 from .server import BotApiServer
 from .state import TelegramState, scope_key
 from .updates import UpdateHub, WebhookAttempt
@@ -178,8 +179,10 @@ class TelegramEmulator:
         reply_to_message_id: int | None = None,
         message_thread_id: int | None = None,
         mention_bot: bool = False,
+        quote: str | None = None,
     ) -> dict[str, Any]:
-        """A user writes; returns the update (also when privacy mode hides it from the bot)."""
+        """A user writes; returns the update (also when privacy mode hides it from the bot).
+        ``quote``: the part of the replied-to message the user selected (a TextQuote)."""
         return self.incoming.message(
             chat_id,
             user_id,
@@ -191,7 +194,23 @@ class TelegramEmulator:
             reply_to_message_id=reply_to_message_id,
             message_thread_id=message_thread_id,
             mention_bot=mention_bot,
+            quote=quote,
         )
+
+    def user_forward(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        original_author: str,
+        original_author_id: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A user forwards someone's message into the chat: ``forward_origin`` names the
+        original author (a ``hidden_user`` when ``original_author_id`` is None)."""
+        origin = forward_origin_dict(original_author, user_id=original_author_id)
+        return self.incoming.message(chat_id, user_id, text, forward_origin=origin, **kwargs)
 
     def user_command(
         self,
@@ -351,6 +370,12 @@ class TelegramEmulator:
     ) -> dict[str, Any]:
         """A user presses an inline button under ``message_id``: a callback_query update."""
         return self.incoming.callback(chat_id, user_id, message_id, data, **kwargs)
+
+    def user_reaction(
+        self, chat_id: int, user_id: int, message_id: int, emoji: list[str], **kwargs: Any
+    ) -> dict[str, Any]:
+        """A user reacts to ``message_id`` (``[]`` removes the reaction): message_reaction."""
+        return self.incoming.reaction(chat_id, user_id, message_id, emoji, **kwargs)
 
     def deliver_again(self, update: dict[str, Any]) -> dict[str, Any]:
         """Send the same update (same update_id) once more, as Telegram may."""

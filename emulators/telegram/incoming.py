@@ -28,6 +28,7 @@ class IncomingUpdates:
         self.hub = hub
         self.privacy_mode = privacy_mode
         self.hidden: list[dict[str, Any]] = []
+        self._reactions: dict[tuple[int, int, int], list[str]] = {}  # each user's, per message
 
     # -- plumbing --------------------------------------------------------------------------
     def _sender(
@@ -143,12 +144,18 @@ class IncomingUpdates:
         mention_bot: bool = False,
         extra: dict[str, Any] | None = None,
         caption: str | None = None,
+        quote: str | None = None,
+        forward_origin: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         chat = self.state.ensure_chat(chat_id)
         sender = self._sender(chat, user_id, first_name, username, last_name)
         self._topic(chat, message_thread_id, sender)
         reply_to = self._reply(chat, reply_to_message_id)
         fields = dict(extra or {})
+        if quote is not None:
+            fields["quote"] = _text_quote(reply_to, quote)
+        if forward_origin is not None:
+            fields["forward_origin"] = forward_origin
         body_text: str | None = None
         body_entities: list[dict[str, Any]] = []
         if text is not None:
@@ -277,16 +284,19 @@ class IncomingUpdates:
         return self.message(chat_id, user_id, None, caption=caption, extra=extra, **kwargs)
 
     def edit(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
-        """The user edits an earlier text message: an ``edited_message`` update."""
+        """The user edits an earlier message's text or caption: an ``edited_message`` update
+        (with ``edit_date``; entities detected again, as Telegram's server does)."""
         chat = self.state.chat(chat_id)
         message = chat.messages.get(message_id)
-        if message is None or "text" not in message:
-            raise ValueError(f"chat {chat_id} has no text message {message_id}")
-        message["text"] = text
-        message.pop("entities", None)
+        field = "text" if message is not None and "text" in message else "caption"
+        if message is None or field not in message:
+            raise ValueError(f"chat {chat_id} has no text or caption message {message_id}")
+        entities_field = "entities" if field == "text" else "caption_entities"
+        message[field] = text
+        message.pop(entities_field, None)
         found = detect_entities(text)
         if found:
-            message["entities"] = found
+            message[entities_field] = found
         message["edit_date"] = now()
         edited = copy.deepcopy(message)
         return self.deliver(chat, {"update_id": self.hub.new_update_id(), "edited_message": edited})
@@ -318,10 +328,55 @@ class IncomingUpdates:
         self.hub.push(copy.deepcopy(update))
         return update
 
+    def reaction(
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        emoji: list[str],
+        *,
+        first_name: str = "Alice",
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """A user sets their reactions on a message (``[]`` takes them back): a
+        ``message_reaction`` update with the old and the new reactions. Telegram sends it only
+        to bots that list ``message_reaction`` in ``allowed_updates``."""
+        chat = self.state.chat(chat_id)
+        if message_id not in chat.messages:
+            raise ValueError(f"chat {chat_id} has no message {message_id}")
+        sender = self._sender(chat, user_id, first_name, username)
+        old = self._reactions.get((chat_id, message_id, user_id), [])
+        self._reactions[(chat_id, message_id, user_id)] = list(emoji)
+        update = {
+            "update_id": self.hub.new_update_id(),
+            "message_reaction": {
+                "chat": chat_dict(chat),
+                "message_id": message_id,
+                "user": sender,
+                "date": now(),
+                "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
+                "new_reaction": [{"type": "emoji", "emoji": e} for e in emoji],
+            },
+        }
+        self.hub.push(copy.deepcopy(update))
+        return update
+
     def again(self, update: dict[str, Any]) -> dict[str, Any]:
         """Deliver an update a second time with the same update_id (duplicate delivery)."""
         self.hub.push(copy.deepcopy(update), forced=True)
         return update
+
+
+def _text_quote(reply_to: dict[str, Any] | None, quote: str) -> dict[str, Any]:
+    """Telegram's TextQuote: the part of the replied-to message the user selected; it must be
+    found in that message's text or caption (Telegram refuses the reply otherwise)."""
+    if reply_to is None:
+        raise ValueError("a quote needs reply_to_message_id")
+    original = reply_to.get("text") or reply_to.get("caption") or ""
+    index = original.find(quote)
+    if not quote or index < 0:
+        raise ValueError(f"QUOTE_TEXT_INVALID: {quote!r} is not in the replied-to message")
+    return {"text": quote, "position": utf16_len(original[:index]), "is_manual": True}
 
 
 def _grouped(extra: dict[str, Any], media_group_id: str | None) -> dict[str, Any]:

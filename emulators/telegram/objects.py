@@ -31,6 +31,17 @@ def user_dict(
     return user
 
 
+def forward_origin_dict(
+    name: str, *, user_id: int | None = None, date: int | None = None
+) -> dict[str, Any]:
+    """MessageOrigin of a forward: a ``user`` with their account, or a ``hidden_user`` (no
+    ``user_id``) who only lets their name through, as Telegram shows privacy-minded users."""
+    when = date if date is not None else now()
+    if user_id is None:
+        return {"type": "hidden_user", "date": when, "sender_user_name": name}
+    return {"type": "user", "date": when, "sender_user": user_dict(user_id, name)}
+
+
 def chat_dict(chat: Chat) -> dict[str, Any]:
     """The short Chat object embedded in messages."""
     data: dict[str, Any] = {"id": chat.id, "type": chat.type}

@@ -49,9 +49,10 @@ def test_every_command_has_help_in_both_languages() -> None:
 
 
 def test_the_handlers_answer_exactly_the_registry_commands_but_ask() -> None:
-    """``/ask`` is a question, answered by the assistant; every other command has a handler."""
+    """``/ask`` and ``/summarize`` are questions, answered by the assistant as turns; every
+    other command has a handler."""
     handlers = CommandHandler._handlers(object.__new__(CommandHandler))  # type: ignore[arg-type]
-    assert set(handlers) == command_registry.NAMES - {"ask"}
+    assert set(handlers) == command_registry.NAMES - command_registry.TURN_COMMANDS
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -179,8 +179,9 @@ async def test_the_command_prints_the_report(
     args = parser.parse_args(["--since", "2025-03-01", "--by", "model", "--format", "csv"])
     assert await run_usage_command(settings, args) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1] == "kimi-k2,2,3000,1500,200,4500,0.09,CNY,0,0.0,2000.0,300.0"
-    assert out[2] == "moonshot-v1-8k,1,3000,1000,0,4000,0.024,CNY,0,0.0,2000.0,"
+    assert out[0].endswith(",thumbs_up,thumbs_down"), "--by model adds the feedback counts"
+    assert out[1] == "kimi-k2,2,3000,1500,200,4500,0.09,CNY,0,0.0,2000.0,300.0,0,0"
+    assert out[2] == "moonshot-v1-8k,1,3000,1000,0,4000,0.024,CNY,0,0.0,2000.0,,0,0"
     assert parser.parse_args([]).since == "30d"
     bad = parser.parse_args(["--since", "soon"])
     assert await run_usage_command(settings, bad) == 2

@@ -9,7 +9,7 @@ from storage import Database
 TABLES = (
     "conversations, participants, messages, usage_records, processed_events, documents, "
     "document_sections, library_entries, workers, instance_secrets, images, conversation_images, "
-    "transcriptions"
+    "transcriptions, feedback, answer_posts"
 )
 
 

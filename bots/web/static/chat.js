@@ -109,6 +109,30 @@ function setStatus(node, text) {
   status.textContent = text;
 }
 
+// 👍/👎 under a finished answer; a second press replaces the first (POST /api/feedback).
+function addRating(node, answerId) {
+  if (!answerId || node.querySelector(".rating")) return;
+  const box = el("div", "rating");
+  for (const [rating, label] of [[1, "👍"], [-1, "👎"]]) {
+    const button = el("button", "rate", label);
+    button.type = "button";
+    button.title = rating > 0 ? "Good answer" : "Bad answer";
+    button.dataset.rating = String(rating);
+    button.addEventListener("click", async () => {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-Kimi-Chat": "1" },
+        body: JSON.stringify({ answer: answerId, rating }),
+      });
+      if (!response.ok) return;
+      for (const other of box.children) other.classList.toggle("chosen", other === button);
+    });
+    box.append(button);
+  }
+  node.append(box);
+}
+
 async function loadSession() {
   const response = await fetch("/api/session", { credentials: "same-origin" });
   if (response.status === 401) {
@@ -125,7 +149,10 @@ async function loadSession() {
   showHints();
   state.conversation = info.conversation;
   $("messages").replaceChildren();
-  for (const message of info.messages) addMessage(message.role, message.text, message.status);
+  for (const message of info.messages) {
+    const node = addMessage(message.role, message.text, message.status);
+    if (message.role === "assistant" && message.status === "complete") addRating(node, message.id);
+  }
   $("empty").hidden = info.messages.length > 0;
 }
 
@@ -222,6 +249,7 @@ async function send(text, files) {
           question.remove();
         }
         state.conversation = data.conversation;
+        if (answer && data.answer && !answer.classList.contains("incomplete")) addRating(answer, data.answer);
       }
     }
   } catch (error) {
