@@ -213,6 +213,31 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     _run_async(_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of this test's own, on each backend (migration tests: the session's
+    PostgreSQL database is already at head)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    import asyncpg
+
+    admin = request.getfixturevalue("postgres_admin_url")
+    admin_dsn = admin.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"kimi_bot_fresh_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis database, emptied first (limiter, lock and lease keys) and marked as ours."""

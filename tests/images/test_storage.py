@@ -3,12 +3,8 @@ retention trimming images no conversation links any more."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import Connection, inspect, update
 
@@ -17,30 +13,6 @@ from storage import Database
 from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Image
 from tests.images.samples import sha, still
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of this test's own (the session's PostgreSQL one is already at head)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        return
-    import asyncpg
-
-    admin = request.getfixturevalue("postgres_admin_url")
-    admin_dsn = admin.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"kimi_bot_images_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    yield f"{admin.rsplit('/', 1)[0]}/{name}"
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def _tables(db: Database) -> set[str]:

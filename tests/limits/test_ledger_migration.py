@@ -4,10 +4,7 @@ defaults, new rows carry currency and fees, and the downgrade gives ``cost_cny``
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -22,30 +19,6 @@ OLD_ROWS = [
     ("telegram:1", "moonshot-v1-8k", 3000, 1000, 0.024, datetime(2025, 3, 2, 3, tzinfo=UTC)),
     ("slack:U2", "kimi-k2", 100, 100, 0.0048, datetime(2025, 3, 2, 4, tzinfo=UTC)),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of this test's own (the session's PostgreSQL one is already at head)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        return
-    import asyncpg
-
-    admin = request.getfixturevalue("postgres_admin_url")
-    admin_dsn = admin.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"kimi_bot_migration_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    yield f"{admin.rsplit('/', 1)[0]}/{name}"
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def _old_ledger(db: Database) -> None:
