@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import Document, DocumentSection, LibraryEntry, utcnow
+from storage.numbering import next_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +193,9 @@ class DocumentRepository:
             ).scalar()
             if existing is not None:
                 return int(existing), False
-            last = (
-                await connection.execute(
-                    select(func.max(LibraryEntry.number)).where(
-                        LibraryEntry.conversation_id == conversation_id
-                    )
-                )
-            ).scalar()
-            number = int(last or 0) + 1
+            number = await next_number(
+                connection, LibraryEntry.number, LibraryEntry.conversation_id, conversation_id
+            )
             await connection.execute(
                 insert(LibraryEntry).values(
                     conversation_id=conversation_id,

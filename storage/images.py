@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import ConversationImage, Image, utcnow
+from storage.numbering import next_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +145,12 @@ class ImageRepository:
                 ).first()
                 if present is None:
                     return None
-                last = (
-                    await connection.execute(
-                        select(func.max(ConversationImage.number)).where(
-                            ConversationImage.conversation_id == conversation_id
-                        )
-                    )
-                ).scalar()
-                number = int(last or 0) + 1
+                number = await next_number(
+                    connection,
+                    ConversationImage.number,
+                    ConversationImage.conversation_id,
+                    conversation_id,
+                )
                 await connection.execute(
                     insert(ConversationImage).values(
                         conversation_id=conversation_id,

@@ -9,7 +9,7 @@ as soon as the budget is full.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ class ContextReader:
         ):
             raw.append(message)
         raw = [m for m in raw if _earlier(m, before)]
-        kept = await self._newest(reversed(raw), bot_user_id)
+        kept = await self._newest(_each(reversed(raw)), bot_user_id)
         return list(reversed(kept))
 
     async def channel(
@@ -70,26 +70,20 @@ class ContextReader:
         """The channel's newest top-level messages newer than ``after``, oldest first."""
         if self._budget <= 0:
             return []
-        kept: list[Said] = []
-        used = 0
-        async for message in self._pages(
+        pages = self._pages(
             lambda cursor: self._client.conversations_history(
                 channel=channel, cursor=cursor, limit=PAGE_SIZE, oldest=after or None
             )
-        ):
-            said = await self._said(message, bot_user_id)
-            if said is None:
-                continue
-            used += _cost(said)
-            if used > self._budget:
-                break
-            kept.append(said)
-        return list(reversed(kept))
+        )
+        return list(reversed(await self._newest(pages, bot_user_id)))
 
-    async def _newest(self, newest_first: Any, bot_user_id: str | None) -> list[Said]:
+    async def _newest(
+        self, newest_first: AsyncIterator[dict[str, Any]], bot_user_id: str | None
+    ) -> list[Said]:
+        """Readable messages, newest first, until the budget is full (reading stops there)."""
         kept: list[Said] = []
         used = 0
-        for message in newest_first:
+        async for message in newest_first:
             said = await self._said(message, bot_user_id)
             if said is None:
                 continue
@@ -154,3 +148,8 @@ def _earlier(message: dict[str, Any], before: str) -> bool:
 
 def _cost(said: Said) -> int:
     return raw_estimate(said.text) + raw_estimate(said.name) + MESSAGE_OVERHEAD
+
+
+async def _each(messages: Iterable[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    for message in messages:
+        yield message
