@@ -2,7 +2,8 @@
 
 Both stream the same ~200 ms answer from the Moonshot emulator (in a subprocess). The engine
 also stores the user message and the answer, builds the context from history, and records
-usage in SQLite. Target: ratio <= 1.10.
+usage in SQLite. Target: ratio <= 1.03 (issue #18; it was 1.10). Also printed: the process CPU
+of each, which a shared machine disturbs less than wall time.
 
     python -m bench.overhead [--turns 40]
 """
@@ -73,22 +74,39 @@ async def main(turns: int) -> dict[str, float]:
             )
             bare: list[float] = []
             engine: list[float] = []
+            bare_cpu: list[float] = []
+            engine_cpu: list[float] = []
             for turn in range(turns + 3):  # the first 3 warm up connections and caches
+                cpu_started = time.process_time()
                 started = time.perf_counter()
                 await services.assistant.handle(incoming, CollectingSink())
                 elapsed = time.perf_counter() - started
+                cpu_used = time.process_time() - cpu_started
                 sent = await last_request(http, url)
+                cpu_started = time.process_time()
                 bare_elapsed = await bare_call(client, sent)
+                bare_cpu_used = time.process_time() - cpu_started
                 if turn >= 3:
                     engine.append(elapsed)
                     bare.append(bare_elapsed)
+                    engine_cpu.append(cpu_used)
+                    bare_cpu.append(bare_cpu_used)
             await services.close()
         await client.close()
         await http.close()
     ratio = statistics.median(engine) / statistics.median(bare)
     print(f"bare openai SDK : {summary(bare)}")
     print(f"engine turn     : {summary(engine)}")
-    print(f"overhead ratio  : {ratio:.3f} (target <= 1.10)")
+    print(f"overhead ratio  : {ratio:.3f} (target <= 1.03)")
+    # Wall time moves with whatever else the machine runs; process CPU (this process only: the
+    # emulator is another) shows our own work, and is steadier on a shared machine.
+    own = statistics.median(engine_cpu) * 1000
+    sdk = statistics.median(bare_cpu) * 1000
+    share = (own - sdk) / (statistics.median(bare) * 1000) * 100
+    print(
+        f"CPU per turn    : engine {own:.1f} ms, bare SDK {sdk:.1f} ms (process CPU, medians): "
+        f"the engine adds {own - sdk:.1f} ms of CPU, {share:.1f} % of a bare call's wall time"
+    )
     return {"overhead_ratio": ratio}
 
 

@@ -69,8 +69,8 @@ BENCHMARKS = (
             Metric(
                 "per-turn overhead ratio (engine / bare SDK)",
                 r"overhead ratio\s*:\s*([\d.]+)",
-                "≤ 1.10",
-                "<=1.10",
+                "≤ 1.03",
+                "<=1.03",
             ),
         ),
     ),
@@ -225,6 +225,64 @@ BENCHMARKS = (
         ),
     ),
     Benchmark(
+        "longconv",
+        (),
+        ("--conversations", "4"),
+        (
+            Metric(
+                "long conversation: CPU ms per turn at exchange 1 (compaction on)",
+                r"^\[on\][^\n]*CPU ms per turn: ex1 ([\d.]+)",
+                unit="ms",
+            ),
+            Metric(
+                "long conversation: CPU ms per turn at exchange 50 (compaction on)",
+                r"^\[on\][^\n]*CPU ms per turn:[^\n]* ex50 ([\d.]+)",
+                unit="ms",
+            ),
+            Metric(
+                "long conversation: CPU per turn, exchange 50 ÷ exchange 1",
+                r"CPU ratio exchange 50 / exchange 1 \(compaction on\): ([\d.]+)",
+                "≤ 1.3",
+                "<=1.3",
+            ),
+            *(
+                Metric(
+                    f"long conversation: prompt tokens billed per turn, exchange {e}, {mode}",
+                    rf"^\[{key}\] exchange {e}: (\d+) prompt tokens",
+                )
+                for e in (10, 30, 60)
+                for key, mode in (("on", "compaction on"), ("off", "off"))
+            ),
+            *(
+                Metric(
+                    f"long conversation: CNY per turn, exchange {e}, {mode}",
+                    rf"^\[{key}\] exchange {e}: [^\n]*, ([\d.]+) CNY per turn",
+                    unit="¥",
+                )
+                for e in (10, 30, 60)
+                for key, mode in (("on", "compaction on"), ("off", "off"))
+            ),
+            Metric(
+                "long conversation: cheaper at exchange 59 with compaction",
+                r"compaction on vs off: (-?[\d.]+) % cheaper",
+                "≥ 50 %",
+                ">=50",
+                "%",
+            ),
+            Metric(
+                "long conversation: cached share of prompt tokens (compaction on)",
+                r"^\[on\] cached share of prompt tokens: ([\d.]+) %",
+                unit="%",
+            ),
+            Metric(
+                "long conversation: conversations that forgot the exchange-1 fact",
+                r"conversations that forgot the fact: (\d+)",
+                "0",
+                "==0",
+            ),
+        ),
+    ),
+    Benchmark(
         "soak",
         (),
         ("--conversations", "200", "--minutes", "2"),
@@ -247,6 +305,19 @@ BENCHMARKS = (
             ),
             Metric(
                 "soak: answers left in progress", r"answers left in progress: (\d+)", "0", "==0"
+            ),
+            Metric(
+                "soak: first token p50, last minute ÷ minute 5",
+                r"vs minute 5: first token p50 [\d.]+ vs [\d.]+ ms \(x([\d.]+)",
+                "≤ 1.5",
+                "<=1.5",
+            ),
+            Metric(
+                "soak: RSS, last minute vs minute 5",
+                r"vs minute 5: [^\n]*RSS [\d.]+ vs [\d.]+ MB \(([+-]?[\d.]+) %",
+                "≤ 10 %",
+                "<=10",
+                "%",
             ),
         ),
         timeout=2400,

@@ -141,6 +141,9 @@ class Stats:
     first_token: dict[str, array[float]] = field(
         default_factory=lambda: {"engine": samples(), "tg": samples()}
     )
+    first_at: array[float] = field(default_factory=samples)  # minutes into the load, per sample
+    first_any: array[float] = field(default_factory=samples)  # engine and Telegram, in that order
+    load_started: float = 0.0
     rss: array[float] = field(default_factory=samples)
     sqlite: array[float] = field(default_factory=samples)  # SQLite's own allocations, MB
     blocks: array[float] = field(default_factory=samples)  # Python objects' allocated blocks
@@ -151,6 +154,11 @@ class Stats:
     event_rows: array[float] = field(default_factory=samples)  # processed_events rows then
     event_rows_end: int = 0  # after the load
     event_samples_lost: int = 0
+
+    def note_first(self, seconds: float) -> None:
+        """A time to first token, with the minute of the load it was seen in."""
+        self.first_at.append((time.monotonic() - self.load_started) / 60)
+        self.first_any.append(seconds)
 
 
 class TimingSink:
@@ -219,6 +227,7 @@ class Load:
                 self.stats.turn_time["engine"].append(elapsed)
                 if sink.first_delta is not None:
                     self.stats.first_token["engine"].append(sink.first_delta - started)
+                    self.stats.note_first(sink.first_delta - started)
             elif outcome is not None or sink.replies:
                 reason = sink.aborted or (sink.replies[-1] if sink.replies else outcome.status)
                 self.stats.errors[f"engine: {reason[:60]}"] += 1
@@ -285,6 +294,7 @@ class TelegramLoad:
                     self.load.stats.first_token["tg"].append(
                         sink.first_visible_at - started_monotonic
                     )
+                    self.load.stats.note_first(sink.first_visible_at - started_monotonic)
             else:
                 self.load.stats.errors[f"telegram: {(shown or ['nothing shown'])[-1][:60]}"] += 1
             self.done.pop(update_id, None)
@@ -390,6 +400,7 @@ async def run(args: argparse.Namespace) -> int:
                     gc.collect()
                     rss_start = rss_mb()
                     started = time.monotonic()
+                    stats.load_started = started
                     load = Load(
                         services,
                         stats,
@@ -492,12 +503,36 @@ def report(
             f"{stats.blocks[60]:,.0f} after 1 min, {stats.blocks[-1]:,.0f} at the end"
         )
     print(f"answers left in progress: {left}")
+    report_by_minute(stats)
     if telegram_users:
         report_event_rows(args, stats)
     print(
         f"CPU during the load: this process {stats.cpu[0] / ran * 100:.0f}% of a core, "
         f"Moonshot emulator {stats.cpu[1] / ran * 100:.0f}% of a core "
         f"({os.cpu_count()} cores); event-loop lag {percentiles(stats.loop_lag)}"
+    )
+
+
+def report_by_minute(stats: Stats) -> None:
+    """First-token p50 and RSS per minute of load, and minute 5 against the last whole minute
+    (issue #18's targets: first token within 1.5x, RSS within 10 %)."""
+    minutes: dict[int, list[float]] = {}
+    for at, seconds in zip(stats.first_at, stats.first_any, strict=True):
+        minutes.setdefault(int(at), []).append(seconds)
+    if not minutes:
+        return
+    p50 = {m: sorted(v)[len(v) // 2] * 1000 for m, v in sorted(minutes.items())}
+    shown = ", ".join(f"m{m + 1} {v:.0f}" for m, v in p50.items())
+    print(f"first token p50 by minute (ms): {shown}")
+    last = max((m for m in p50 if m < len(stats.rss) // 60), default=None)
+    if last is None or last < 5 or 4 not in p50:
+        return
+    rss5 = stats.rss[min(len(stats.rss) - 1, 5 * 60 - 1)]
+    rss_last = stats.rss[min(len(stats.rss) - 1, (last + 1) * 60 - 1)]
+    print(
+        f"minute {last + 1} vs minute 5: first token p50 {p50[last]:.0f} vs {p50[4]:.0f} ms "
+        f"(x{p50[last] / p50[4]:.2f}, target <= 1.5); RSS {rss_last:.1f} vs {rss5:.1f} MB "
+        f"({(rss_last - rss5) / rss5 * 100:+.1f} %, target within 10 %)"
     )
 
 

@@ -52,6 +52,10 @@ def configured_adapters(services: Services, *, demo: bool = False) -> list[Adapt
         from bots.web import WebChatAdapter
 
         adapters.append(WebChatAdapter(services, demo=demo))
+    # The operator console (/admin) on the same HTTP server; its own login, off without one.
+    from bots.web.admin import AdminConsole
+
+    adapters.append(AdminConsole(services, demo=demo))
     if services.settings.telegram_enabled:
         from bots.telegram import TelegramAdapter
 
@@ -178,13 +182,17 @@ def _announce(settings: Settings, port: int, adapters: list[Adapter], *, demo: b
         log.warning(DEMO_BANNER)
     if not settings.platform_configured:
         log.info(NO_PLATFORM_HINT)
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    host = f"[{shown}]" if ":" in shown else shown
     web = next((a for a in adapters if a.name == "web"), None)
+    console = next((a for a in adapters if a.name == "admin"), None)
+    platforms = [a for a in adapters if a.name not in ("web", "admin")]
     if web is not None and getattr(web, "enabled", False):
-        shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        host = f"[{shown}]" if ":" in shown else shown
         log.info("web chat: open http://%s:%d/ in a browser", host, port)
-    elif not adapters:
-        log.warning("nothing to serve but health checks (WEB_CHAT=false and no platform)")
+    elif not platforms:
+        log.warning("no chat to serve (WEB_CHAT=false and no platform configured)")
+    if console is not None and getattr(console, "enabled", False):
+        log.info("operator console: http://%s:%d/admin (sign in first)", host, port)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

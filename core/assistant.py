@@ -33,6 +33,8 @@ from core.kimi import KimiClient
 from core.limits import Limiter
 from core.locks import ConversationLocks, InProcessLocks, current_fence
 from core.log_context import conversation_scope
+from core.memory import MemoryPolicy, Summarizer
+from core.memory.compaction import Compactor
 from core.speech import Transcriber, VoiceMessages, audio_of, with_voice_note
 from core.summarize import SummaryRequest, conversation_summary
 from core.tokens import TokenEstimator, raw_estimate
@@ -76,6 +78,7 @@ class Assistant:
         alerts: AdminAlerts | None = None,
         images: ImageLimits | None = None,
         transcriber: Transcriber | None = None,
+        memory: MemoryPolicy | None = None,
     ) -> None:
         self.budgets = budgets
         self.alerts = alerts
@@ -93,6 +96,20 @@ class Assistant:
         self._closing = False
         self._seen_speakers: LRUCache[tuple[int, str], str] = LRUCache(SEEN_SPEAKERS)
         self.worker_id = worker_id
+        self.memory = memory or MemoryPolicy()
+        # Summary calls (the compacting memory, /summarize of long histories): limited and
+        # billed like turns.
+        self.summarizer = Summarizer(
+            db=db,
+            kimi=kimi,
+            catalog=catalog,
+            estimator=self.estimator,
+            policy=self.memory,
+            limiter=limiter,
+        )
+        self.compactor = Compactor(
+            db=db, summarizer=self.summarizer, policy=self.memory, estimator=self.estimator
+        )
         self._turns = TurnRunner(
             db=db,
             kimi=kimi,
@@ -105,6 +122,7 @@ class Assistant:
             limiter=limiter,
             worker_id=worker_id,
             shutting_down=lambda: self._closing,
+            compactor=self.compactor if self.memory.enabled else None,
         )
         self.library = library
         self.ingestion = Ingestion(library)
@@ -126,6 +144,7 @@ class Assistant:
             library=library,
             web_search=turn_settings.web_search,
             balance=account.balance if account is not None else None,
+            memory=self.memory,
         )
 
     def model_for(self, conversation: ConversationRecord) -> ModelSpec:
@@ -144,7 +163,7 @@ class Assistant:
             return None
         command = parse_command(incoming.text)
         if command is not None and command.name == "summarize":  # a question the bot writes
-            request = await self._summary_request(incoming, command.args)
+            request = await self._summary_request(incoming, command.args, sink)
             if request.say:
                 await sink.reply(request.say)
             if request.question is None:
@@ -197,14 +216,33 @@ class Assistant:
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _summary_request(self, incoming: Incoming, args: str) -> SummaryRequest:
-        """``/summarize [N]``: the conversation's last messages as one question (core.summarize)."""
+    async def _summary_request(
+        self, incoming: Incoming, args: str, sink: ReplySink
+    ) -> SummaryRequest:
+        """``/summarize [N]``: the conversation's last messages as one question (core.summarize).
+        A history too long for one window is summarized in parts first, by summary calls billed
+        to the asker, unless a spending cap already refuses them (then the newest part only)."""
         conversation = await self.db.conversations.active(incoming.key)
         model = (
             self.model_for(conversation) if conversation else self.catalog.get(self.default_model)
         )
         lang = texts.command_language(args, incoming.language)
-        return await conversation_summary(self.db, incoming.key, args, lang, model.context_window)
+        may_spend = self.budgets is None or (
+            await self.budgets.check(
+                incoming.author.id, self.access.is_admin(incoming.author.id), self._clock()
+            )
+            is None
+        )
+        return await conversation_summary(
+            self.db,
+            incoming.key,
+            args,
+            lang,
+            model.context_window,
+            summarizer=self.summarizer if may_spend else None,
+            user_id=incoming.author.id,
+            announce=sink.reply,
+        )
 
     async def _tell_admins(self, outcome: TurnOutcome | None) -> None:
         """The account is stuck (balance used up, a model's tokens for the day spent): the user
@@ -248,6 +286,7 @@ class Assistant:
         if pending:
             await asyncio.wait(pending, timeout=10)
             log.warning("interrupted %d answer(s) at shutdown", len(pending))
+        await self.compactor.close()
         return len(pending)
 
     async def _turn(self, incoming: Incoming, sink: ReplySink) -> TurnOutcome | None:

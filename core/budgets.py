@@ -12,11 +12,19 @@ moved between api.moonshot.cn and api.moonshot.ai) are not converted at a guesse
 
 Settings (all optional; unset means no budget): ``BUDGET_USER_DAILY``, ``BUDGET_USER_MONTHLY``,
 ``BUDGET_GLOBAL_MONTHLY`` (the older ``*_CNY`` names are read too).
+
+The operator console sets a user's own daily/monthly budget (:class:`UserOverrides`, stored in
+the database); it wins over ``BUDGET_USER_*`` for that user. The overrides are read from memory
+and re-read at most every :data:`OVERRIDES_TTL` seconds (a write in the console updates this
+worker's copy at once; other workers see it within the TTL).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -26,9 +34,12 @@ from core.limits.errors import format_duration
 from core.usage_report import money
 from storage.records import UsageTotals
 
+log = logging.getLogger(__name__)
+
 USER_DAILY = "user_daily"
 USER_MONTHLY = "user_monthly"
 GLOBAL_MONTHLY = "global_monthly"
+OVERRIDES_TTL = 5.0  # seconds
 
 
 class _Totals(Protocol):
@@ -101,29 +112,100 @@ def month_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UserBudget:
+    """One user's budgets set in the console; None: the environment's default applies."""
+
+    daily: float | None = None
+    monthly: float | None = None
+
+
+OverrideLoader = Callable[[], Awaitable[Iterable[tuple[str, UserBudget]]]]
+
+
+class UserOverrides:
+    """Per-user budgets from the console, cached in memory for :data:`OVERRIDES_TTL` seconds."""
+
+    def __init__(
+        self,
+        load: OverrideLoader,
+        *,
+        ttl: float = OVERRIDES_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._clock = clock
+        self._budgets: dict[str, UserBudget] = {}
+        self._loaded_at: float | None = None
+
+    async def get(self, user_id: str) -> UserBudget | None:
+        if self._loaded_at is None or self._clock() - self._loaded_at >= self._ttl:
+            try:
+                self.replace(await self._load())
+            except Exception as exc:  # the last good copy stays in force until the next try
+                log.warning("could not re-read the console's budgets: %s", type(exc).__name__)
+                self._loaded_at = self._clock()
+        return self._budgets.get(user_id)
+
+    def replace(self, budgets: Iterable[tuple[str, UserBudget]]) -> None:
+        self._budgets = dict(budgets)
+        self._loaded_at = self._clock()
+
+    def invalidate(self) -> None:
+        """The next check re-reads the table (this worker's console just wrote to it)."""
+        self._loaded_at = None
+
+
 class Budgets:
     """``await budgets.check(user_id, is_admin, now)`` → None, or the refusal to show."""
 
-    def __init__(self, usage: _Totals, policy: BudgetPolicy, tz: tzinfo, *, currency: str) -> None:
+    def __init__(
+        self,
+        usage: _Totals,
+        policy: BudgetPolicy,
+        tz: tzinfo,
+        *,
+        currency: str,
+        overrides: UserOverrides | None = None,
+    ) -> None:
         self._usage = usage
         self.policy = policy
         self.tz = tz
         self.currency = currency
+        self.overrides = overrides
 
     @classmethod
-    def from_settings(cls, settings: Any, db: Any) -> Budgets:
+    def from_settings(
+        cls, settings: Any, db: Any, overrides: UserOverrides | None = None
+    ) -> Budgets:
         policy = BudgetPolicy(
             user_daily=settings.budget_user_daily,
             user_monthly=settings.budget_user_monthly,
             global_monthly=settings.budget_global_monthly,
         )
         tz = ZoneInfo(settings.kimi_timezone)
-        return cls(db.usage, policy, tz, currency=settings.catalog.currency)
+        return cls(db.usage, policy, tz, currency=settings.catalog.currency, overrides=overrides)
+
+    async def policy_for(self, user_id: str) -> BudgetPolicy:
+        """The environment's caps, with this user's own budgets from the console in their place."""
+        if self.overrides is None:
+            return self.policy
+        own = await self.overrides.get(user_id)
+        if own is None:
+            return self.policy
+        return replace(
+            self.policy,
+            user_daily=own.daily if own.daily is not None else self.policy.user_daily,
+            user_monthly=own.monthly if own.monthly is not None else self.policy.user_monthly,
+        )
 
     async def check(self, user_id: str, is_admin: bool, now: datetime) -> BudgetRefusal | None:
         """The refusal whose budget resets last among those spent (it is the one that binds)."""
-        policy = self.policy
-        if is_admin or not policy.enabled:
+        if is_admin:
+            return None
+        policy = await self.policy_for(user_id)
+        if not policy.enabled:
             return None
         day_start, day_end = day_bounds(now, self.tz)
         month_start, month_end = month_bounds(now, self.tz)

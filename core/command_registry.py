@@ -113,6 +113,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         args="on|off",
     ),
     CommandSpec(
+        "memory",
+        {
+            "en": "show what Kimi remembers of this conversation (its summary)",
+            "zh": "查看 Kimi 对本对话的记忆（总结）",
+        },
+    ),
+    CommandSpec(
         "summarize",
         {
             "en": "summarize the last N messages of this chat (default 50)",
@@ -120,6 +127,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         },
         args="[N]",
         conversation=False,  # in a Slack channel: what is stored for the channel itself
+    ),
+    CommandSpec(
+        "admin",
+        {
+            "en": "a one-time sign-in link to the operator console (operators only)",
+            "zh": "获取运营控制台的一次性登录链接（仅限运营者）",
+        },
+        groups=False,  # the link is personal: private chats only
+        conversation=False,
     ),
 )
 

@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo
 from core import command_registry, texts
 from core.access import AccessPolicy
 from core.account import AccountUnavailable, Balance
+from core.admin_settings import LINK_LIFETIME, AdminLinks
 from core.catalog import Catalog
 from core.documents.library import DocumentLibrary
 from core.images.listing import image_line, parse_image_target
+from core.memory.policy import MemoryPolicy
+from core.memory.report import memory_report
 from core.speech.usage import voice_line
 from core.types import Incoming, ReplySink
 from core.usage_report import format_periods, usage_periods
@@ -59,7 +62,9 @@ class CommandHandler:
         library: DocumentLibrary | None = None,
         web_search: bool = True,
         balance: BalanceSource | None = None,
+        memory: MemoryPolicy | None = None,
     ) -> None:
+        self._memory = memory or MemoryPolicy()
         self._balance = balance
         self._library = library
         self._web_search_default = web_search
@@ -72,6 +77,7 @@ class CommandHandler:
         self._tz = timezone
         self._cancel = cancel
         self._clock = clock
+        self.admin_links: AdminLinks | None = None  # /admin: set by core.service
 
     async def run(self, command: Command, incoming: Incoming, sink: ReplySink) -> None:
         lang = texts.command_language(command.args, incoming.language)
@@ -103,10 +109,18 @@ class CommandHandler:
             "docs": self._docs,
             "forget": self._forget,
             "search": self._search,
+            "memory": self._memory_command,
+            "admin": self._admin,
         }
 
     async def _help(self, _args: str, incoming: Incoming, lang: str) -> str:
         return command_registry.help_text(lang, group=incoming.is_group)
+
+    async def _memory_command(self, _args: str, incoming: Incoming, lang: str) -> str:
+        """``/memory``: the summary in use and what is still sent verbatim (core.memory)."""
+        conversation = await self._db.conversations.active(incoming.key)
+        conversation_id = conversation.id if conversation is not None else None
+        return await memory_report(self._db, conversation_id, self._memory, lang)
 
     async def _reset(self, _args: str, incoming: Incoming, lang: str) -> str:
         await self._db.conversations.reset(incoming.key, is_group=incoming.is_group)
@@ -164,13 +178,17 @@ class CommandHandler:
 
     async def _usage(self, _args: str, incoming: Incoming, lang: str) -> str:
         now = self._clock()
-        mine = await usage_periods(self._db, now, self._tz, user_id=incoming.author.id)
+        mine = await usage_periods(
+            self._db, now, self._tz, user_id=incoming.author.id, catalog=self._catalog
+        )
         currency = self._catalog.currency  # dresses the zeros of periods without calls
         report = format_periods(texts.text("usage_mine", lang), mine, lang, currency)
         voice = await voice_line(self._db, lang, user_id=incoming.author.id)
         report += f"\n{voice}" if voice else ""
         if incoming.is_group:
-            group = await usage_periods(self._db, now, self._tz, chat_key=incoming.key.label())
+            group = await usage_periods(
+                self._db, now, self._tz, chat_key=incoming.key.label(), catalog=self._catalog
+            )
             chat_title = texts.text("usage_chat", lang)
             report += "\n\n" + format_periods(chat_title, group, lang, currency)
             voice = await voice_line(self._db, lang, chat_key=incoming.key.label())
@@ -272,6 +290,20 @@ class CommandHandler:
         options = {**conversation.options, "web_search": choice == "on"}
         await self._db.conversations.update_settings(conversation.id, options=options)
         return texts.text("search_set", lang, state=texts.text(f"search_{choice}", lang))
+
+    async def _admin(self, _args: str, incoming: Incoming, lang: str) -> str:
+        """A one-time link to the operator console, for an admin in a private chat."""
+        if incoming.is_group:
+            return texts.text("admin_link_private_only", lang)
+        if not self._access.is_admin(incoming.author.id):
+            return texts.text("admin_link_not_admin", lang)
+        if incoming.key.platform == "web":  # a browser session, not a person's account
+            return texts.text("admin_link_web", lang)
+        if self.admin_links is None:
+            return texts.text("admin_link_off", lang)
+        url = await self.admin_links.link_for(incoming.author.id)
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        return texts.text("admin_link", lang, url=url, minutes=minutes)
 
     async def _cancel_command(self, _args: str, incoming: Incoming, lang: str) -> str | None:
         """The stopped answer says "Stopped." itself, so a successful cancel adds nothing."""

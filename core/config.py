@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     # An edit to a message the bot already answered (Telegram edited_message, Slack
     # message_changed) gets a fresh answer; off: edits are ignored.
     answer_edits: bool = False
+    # The compacting memory (core.memory): history since the last summary that starts a
+    # compaction (0: off; the history then fills the model's window), what a compaction keeps
+    # verbatim, the longest summary, and the model that writes it (unset: the cheapest
+    # suitable catalog model).
+    history_max_tokens: int = Field(default=8_000, ge=0)
+    history_keep_tokens: int = Field(default=3_000, ge=0)
+    history_summary_tokens: int = Field(default=1_200, ge=100)
+    summary_model: str | None = None
 
     # Unset: a SQLite file in the user's data directory, whatever the current folder.
     database_url: str = Field(default_factory=default_database_url)
@@ -107,6 +115,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     web_chat: bool = True
     web_token: SecretStr | None = None
+    # The operator console (/admin) may list and read conversations (every view is audited).
+    admin_can_read: bool = False
+    # The operator console's login token (the form at /admin/login); ADMINS may instead get a
+    # one-time link with /admin in a private chat. Neither set: the console is off.
+    admin_token: SecretStr | None = None
+    admin_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    # The address users reach this server at (links the bot sends, e.g. /admin's one-time link);
+    # unset: http://HOST:PORT.
+    public_url: str | None = None
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     shutdown_grace: float = Field(default=20.0, ge=0)
@@ -203,6 +220,15 @@ class Settings(BaseSettings):
     @field_validator("moonshot_base_url", "telegram_api_url")
     @classmethod
     def _url_without_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():  # PUBLIC_URL= (empty) means unset
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

@@ -12,10 +12,12 @@ from typing import Any
 from core import texts
 from core.images.budget import ImageSelection, select_images
 from core.images.parts import ImagePart, data_url
+from core.memory.prompt import summary_message
 from core.tokens import MESSAGE_OVERHEAD, TokenEstimator, raw_estimate
 from storage import COMPLETE, INCOMPLETE, StoredMessage
 from storage.images import ImageRepository, LinkedImage
 from storage.messages import MessageRepository
+from storage.summaries import SummaryRecord
 
 GROUP_NOTE = (
     "This is a group conversation. Each user message starts with the speaker's name and a colon; "
@@ -42,6 +44,10 @@ class BuiltContext:
     history_messages: int
     images_shown: int = 0
     images_left_out: int = 0
+    # Tokens (scaled estimate) of the verbatim history sent, the current message included:
+    # what the compacting memory weighs against HISTORY_MAX_TOKENS.
+    history_tokens: int = 0
+    summary_id: int | None = None
 
 
 class ContextBuilder:
@@ -68,16 +74,29 @@ class ContextBuilder:
         extra_system: list[str] | None = None,
         current: StoredMessage | None = None,
         image_budget: int | None = None,
+        summary: SummaryRecord | None = None,
+        question_system: list[str] | None = None,
     ) -> BuiltContext:
         """Messages for the model, oldest first, ending with the current user message.
 
         ``image_budget`` (a vision model): user messages that carried images become content
         parts, the current message's images always, earlier ones newest first within the
-        budget; None shows no images (the model cannot see them)."""
+        budget; None shows no images (the model cannot see them).
+
+        ``summary`` (the compacting memory): sent after the documents in place of the messages
+        it covers; the history then starts after them. Nothing here depends on the time of the
+        turn, so the prompt's prefix stays byte-identical from turn to turn until the summary
+        changes (Moonshot caches it). ``question_system`` (document sections retrieved for this
+        question) differs from turn to turn, so it goes right before the question, after the
+        part that repeats."""
         system_text = f"{system_prompt}\n\n{GROUP_NOTE}" if is_group else system_prompt
         head = [{"role": "system", "content": system_text}]
         head += [{"role": "system", "content": text} for text in extra_system or [] if text]
-        used = self._estimator.messages(head)
+        if summary is not None:
+            head.append({"role": "system", "content": _summary_text(summary)})
+        through = summary.through_id if summary is not None else 0
+        late = [{"role": "system", "content": text} for text in question_system or [] if text]
+        used = self._estimator.messages(head) + self._estimator.messages(late)
         if current is None:  # callers that just stored it pass it in and save a query
             current = await self._messages.get(current_message_id)
         if current is None:
@@ -90,19 +109,22 @@ class ContextBuilder:
         if used + current_cost > budget:
             raise MessageOverBudget(current_cost, max(budget - used, 0))
         used += current_cost
+        history_tokens = current_cost
         picked: list[StoredMessage] = [current]
-        async for stored in self._candidates(conversation_id, current_message_id):
+        async for stored in self._candidates(conversation_id, current_message_id, through):
             if stored.id == current_message_id:
                 continue
             cost = self._estimator.scaled(_raw_tokens(stored, is_group))
             if used + cost > budget:
                 break
             used += cost
+            history_tokens += cost
             picked.append(stored)
         picked.sort(key=lambda m: m.turn_order)
         user_ids = {m.id for m in picked if m.role == "user"}
         shown = await self._image_parts(selection, user_ids)
         body = [_as_api(m, is_group, shown.get(m.id)) for m in picked]
+        body[-1:-1] = late  # just before the current message (the last, in turn order)
         # Left out by the budget, from messages still in the history (older ones went anyway).
         left_out = sum(1 for i in selection.left_out if i.message_id in user_ids)
         if left_out:
@@ -110,6 +132,7 @@ class ContextBuilder:
         image_tokens = sum(p.tokens for parts in shown.values() for p in parts)
         raw = (
             self._estimator.raw_messages(head)
+            + self._estimator.raw_messages(late)
             + image_tokens
             + sum(_raw_tokens(m, is_group) + MESSAGE_OVERHEAD for m in picked)
         )
@@ -120,6 +143,8 @@ class ContextBuilder:
             history_messages=len(body),
             images_shown=sum(len(parts) for parts in shown.values()),
             images_left_out=left_out,
+            history_tokens=history_tokens,
+            summary_id=summary.id if summary is not None else None,
         )
 
     async def _select_images(
@@ -151,15 +176,18 @@ class ContextBuilder:
             for message_id, images in wanted.items()
         }
 
-    async def _candidates(self, conversation_id: int, current_id: int):  # type: ignore[no-untyped-def]
-        """Usable messages newest first, up to the current turn (later messages wait their turn)."""
+    async def _candidates(self, conversation_id: int, current_id: int, through: int = 0):  # type: ignore[no-untyped-def]
+        """Usable messages newest first, up to the current turn (later messages wait their turn)
+        and down to the summary's end (``through``: what it covers is not sent again)."""
         before: int | None = None
         while True:
             page = await self._messages.page(
                 conversation_id, before_id=before, limit=self._page_size
             )
             for stored in page:
-                if _belongs(stored, current_id):
+                if stored.id <= through:  # older ids are all covered by the summary
+                    return
+                if _belongs(stored, current_id) and stored.turn_order[0] > through:
                     yield stored
             if len(page) < self._page_size:
                 return
@@ -191,6 +219,12 @@ def _as_api(
     if images:  # Moonshot's vision shape: the text part, then the images
         return {"role": stored.role, "content": [{"type": "text", "text": content}, *images]}
     return {"role": stored.role, "content": content}
+
+
+def _summary_text(summary: SummaryRecord) -> str:
+    return summary_message(
+        summary.content, summary.covered_messages, summary.first_at, summary.last_at
+    )
 
 
 def _dropped_note(count: int) -> str:

@@ -209,7 +209,7 @@ class KimiClient:
     ) -> None:
         params: dict[str, Any] = {
             "model": model.id,
-            "messages": list(messages),
+            "messages": [],  # sent as is in extra_body: see below
             "max_tokens": max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
@@ -218,13 +218,18 @@ class KimiClient:
             params["temperature"] = model.fixed_temperature
         elif model.send_temperature and temperature is not None:
             params["temperature"] = temperature
+        # The SDK walks typed parameters key by key against its TypedDicts before encoding them:
+        # for the messages that is CPU proportional to the history (the largest cost that grew
+        # with conversation length, bench/NOTES.md). Ours are plain JSON already, so they go in
+        # extra_body, which the SDK merges into the body as is (its keys win).
+        raw: dict[str, Any] = {"messages": list(messages)}
         if tools:
-            params["tools"] = list(tools)
+            raw["tools"] = list(tools)
         calls: dict[int, ToolCall] = {}
         done = False
         try:
             async with self._sdk.chat.completions.with_streaming_response.create(
-                **params
+                **params, extra_body=raw
             ) as response:
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):

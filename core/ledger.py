@@ -20,7 +20,7 @@ def usage_entry(
     completion: Completion,
     model: ModelSpec,
     conversation: ConversationRecord,
-    incoming: Incoming,
+    caller: Incoming | tuple[str, str],
     answer_id: int | None,
     prompt_estimate: int,
     estimator: TokenEstimator,
@@ -29,7 +29,13 @@ def usage_entry(
 ) -> UsageEntry:
     """Moonshot's ``usage`` when present (the billing truth), else our estimates; plus the
     catalog's per-call fee of each ``$web_search`` the completion asked for (Moonshot bills it
-    on top of the search results' tokens, which the next call's prompt carries)."""
+    on top of the search results' tokens, which the next call's prompt carries).
+
+    ``caller``: the message answered, or ``(user_id, platform)`` for a call no message asked
+    for (a memory summary), billed to the user whose turn set it off."""
+    user_id, platform = (
+        (caller.author.id, caller.platform) if isinstance(caller, Incoming) else caller
+    )
     usage = completion.usage
     if usage is None:
         log.warning("no usage in Moonshot's answer; recording estimates")
@@ -55,8 +61,8 @@ def usage_entry(
         first_token_ms=None
         if completion.first_token_s is None
         else int(completion.first_token_s * 1000),
-        user_id=incoming.author.id,
-        platform=incoming.platform,
+        user_id=user_id,
+        platform=platform,
         chat_key=conversation.key.label(),
         conversation_id=conversation.id,
         message_id=answer_id,

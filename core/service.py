@@ -9,6 +9,7 @@ from typing import Any
 from core.access import AccessPolicy
 from core.account import AccountFacts, ServedCatalog, served_catalog
 from core.admin_alerts import AdminAlerts
+from core.admin_settings import AdminLinks, AdminSettings, console_caches, server_url
 from core.assistant import Assistant
 from core.budgets import Budgets
 from core.config import Settings, require_api_key
@@ -20,11 +21,13 @@ from core.images.ingestion import ImageLimits
 from core.kimi import KimiClient, RetryPolicy
 from core.limits import Limiter, build_limiter
 from core.locks import ConversationLocks, InProcessLocks, LocalFirst
+from core.memory import MemoryPolicy
 from core.speech import Transcriber
 from core.tools.registry import ToolRegistry
 from core.turn import TurnSettings
 from core.workers import new_worker_id
 from storage import Database
+from storage.admin import AdminRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class Services:
     alerts: AdminAlerts | None = None  # adapters with direct messages register themselves here
     served: ServedCatalog | None = None  # what start-up learnt of the served models (run only)
     transcriber: Transcriber | None = None  # voice messages, when STT_BASE_URL is set
+    admin: AdminSettings | None = None  # the operator console's settings, links and audit log
 
     @property
     def conversations(self) -> Conversations:
@@ -54,6 +58,9 @@ class Services:
         return Feedback(self.db)
 
     async def close(self) -> None:
+        console = getattr(getattr(self.assistant, "access", None), "console", None)
+        if console is not None:  # the allow-list refresher (core.access)
+            await console.stop()
         await self.limiter.close()
         close_locks = getattr(self.locks, "close", None)
         if close_locks is not None:
@@ -127,6 +134,9 @@ async def start_services(
     locks = build_locks(settings, db, redis)
     library = DocumentLibrary(db, MoonshotExtractor(kimi.sdk, token_model=settings.kimi_model))
     transcriber = Transcriber.from_settings(settings)
+    admin_repository = AdminRepository(db.engine)
+    console_entries, budget_overrides = console_caches(admin_repository)
+    admin = AdminSettings(admin_repository, console_entries, budget_overrides)
     assistant = Assistant(
         db=db,
         kimi=kimi,
@@ -144,20 +154,34 @@ async def start_services(
         ),
         timezone=settings.kimi_timezone,
         access=AccessPolicy.from_lists(
-            settings.admins, settings.allowed_users, settings.allowed_chats
+            settings.admins, settings.allowed_users, settings.allowed_chats, console_entries
         ),
         library=library,
         tools=ToolRegistry.discover() if settings.kimi_tools else ToolRegistry(),
         limiter=limiter,
-        budgets=Budgets.from_settings(settings, db),
+        budgets=Budgets.from_settings(settings, db, budget_overrides),
         worker_id=new_worker_id(),
         locks=locks,
         account=account,
         alerts=alerts,
         transcriber=transcriber,
         images=ImageLimits(max_bytes=settings.image_max_bytes),
+        memory=MemoryPolicy(
+            max_tokens=settings.history_max_tokens,
+            keep_tokens=settings.history_keep_tokens,
+            summary_tokens=settings.history_summary_tokens,
+            model=settings.summary_model or None,
+        ),
     )
     log.debug("conversation locks: %s", type(getattr(locks, "shared", locks)).__name__)
+    assistant.commands.admin_links = AdminLinks(
+        admin, server_url(settings.public_url, settings.host, settings.port)
+    )
+    try:  # the console's allow-list entries, before the first message is checked
+        await console_entries.refresh()
+    except Exception as exc:  # e.g. started without migrations: the env lists still apply
+        log.warning("could not read the console's allow-list: %s", type(exc).__name__)
+    console_entries.start()
     return Services(
         settings=settings,
         db=db,
@@ -170,4 +194,5 @@ async def start_services(
         alerts=alerts,
         served=served,
         transcriber=transcriber,
+        admin=admin,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from core.images.parts import part_tokens
@@ -37,6 +38,14 @@ def raw_estimate(text: str) -> int:
         return 0
     if text.isascii():
         return max(1, round(len(text) / 4))
+    return _non_ascii_estimate(text)
+
+
+# Every turn re-estimates the whole prompt (the limiter admits calls by it), so the history's
+# texts come back turn after turn: counting a CJK text character by character costs ~10 ms for
+# 120 messages, remembering it costs a hash (bench/NOTES.md, long conversations). Bounded.
+@lru_cache(maxsize=2048)
+def _non_ascii_estimate(text: str) -> int:
     cjk = 0
     other = 0
     wide = 0

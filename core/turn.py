@@ -24,6 +24,7 @@ from core.images.vision import VisionSwitch
 from core.kimi import Completion, KimiClient
 from core.ledger import usage_entry
 from core.limits import LimitedKimi, Limiter, wait_notice
+from core.memory.compaction import Compactor
 from core.output_budget import OutputBudget
 from core.tokens import TokenEstimator, raw_estimate
 from core.tools.loop import RoundHandlers, ToolLoop
@@ -32,6 +33,7 @@ from core.turn_progress import TurnProgress
 from core.types import Incoming, ReplySink
 from storage import COMPLETE, FAILED, INCOMPLETE, ConversationRecord, Database, StoredMessage
 from storage.records import UsageEntry
+from storage.summaries import SummaryRecord
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class TurnServices:
     limiter: Limiter | None
     worker_id: str | None
     shutting_down: Callable[[], bool]
+    compactor: Compactor | None = None
 
 
 class TurnRunner:
@@ -97,6 +100,7 @@ class TurnRunner:
         limiter: Limiter | None = None,
         worker_id: str | None = None,
         shutting_down: Callable[[], bool] = lambda: False,
+        compactor: Compactor | None = None,
     ) -> None:
         self._tools = tools or ToolRegistry()
         self._services = TurnServices(
@@ -112,6 +116,7 @@ class TurnRunner:
             limiter=limiter,
             worker_id=worker_id,
             shutting_down=shutting_down,
+            compactor=compactor,
         )
 
     async def run(
@@ -149,6 +154,7 @@ class Turn:
         self._lang = texts.language_of(incoming.text)
         self._system_prompt = conversation.system_prompt or services.settings.system_prompt
         self._progress = TurnProgress()
+        self._summary: SummaryRecord | None = None
 
     @property
     def _model(self) -> ModelSpec:
@@ -173,6 +179,8 @@ class Turn:
         """Answer, store and show; a model failure ends the answer visibly, never raises."""
         await self._prepare_documents()
         await self._prepare_vision()
+        if self._services.compactor is not None:  # read once: a retry builds the same prefix
+            self._summary = await self._services.db.summaries.latest(self._conversation.id)
         try:
             self._context = await self._build_context(
                 self._model.context_window - self._output.reserve
@@ -254,10 +262,14 @@ class Turn:
             budget=budget,
             is_group=self._conversation.is_group,
             current=current,
-            extra_system=self._documents.system_messages,
+            extra_system=[] if self._documents.per_question else self._documents.system_messages,
+            question_system=self._documents.system_messages
+            if self._documents.per_question
+            else None,
             image_budget=(
                 self._services.settings.image_context_tokens if self._model.vision else None
             ),
+            summary=self._summary,
         )
 
     async def _stream_rounds(self) -> None:
@@ -401,7 +413,18 @@ class Turn:
         if self._documents.footer:
             shown += "\n\n" + self._documents.footer
         await self._sink.complete(shown)
+        self._compact_if_due(text)
         return TurnOutcome(status, text, answer_id, None, progress.completions)
+
+    def _compact_if_due(self, answer: str) -> None:
+        """History since the last summary past HISTORY_MAX_TOKENS: compact in the background
+        (the answer is already shown; the next turn uses the summary once it is stored)."""
+        compactor = self._services.compactor
+        if compactor is None:
+            return
+        history = self._context.history_tokens + self._services.estimator.text(answer)
+        if compactor.due(history):
+            compactor.schedule(self._conversation, self._incoming.author.id)
 
     async def _ended_early(self, row: AnswerRow, reason: errors.KimiError | str) -> TurnOutcome:
         """Close an unfinished answer and report it; a model error travels with the outcome."""

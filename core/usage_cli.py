@@ -3,7 +3,8 @@
 ``render_usage`` is a pure function from report rows to text (table, CSV or JSON);
 ``run_usage_command`` reads the ledger and prints it. Days and ``--since`` dates are calendar
 days in ``KIMI_TIMEZONE``. Costs are in the currency each call was billed in; a report with calls
-in CNY and in USD has a total for each, never one sum of both.
+in CNY and in USD has a total for each, never one sum of both. When Moonshot's prefix cache served
+some prompt tokens, the fresh ones and what caching saved (at the catalog's prices) are added.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.usage_report import money
+from core.catalog import Catalog
+from core.usage_report import cache_savings, money
+from storage.cache_savings import cached_tokens_by_model
 from storage.feedback import FeedbackCounts
 from storage.usage import REPORT_GROUPS, UsageRow
 
@@ -140,17 +143,32 @@ def render_usage(
     fmt: str = "table",
     since: datetime | None = None,
     feedback: Mapping[str, FeedbackCounts] | None = None,
+    saved: Mapping[tuple[str, str], float] | None = None,
 ) -> str:
     """The report as text; the table and JSON add a total per currency, CSV is rows only.
-    ``feedback`` (by model only) adds each model's 👍 and 👎 counts."""
+    ``feedback`` (by model only) adds each model's 👍 and 👎 counts; ``saved`` ((key, currency)
+    -> what Moonshot's prefix cache saved), when some row had cached tokens, adds the fresh prompt
+    tokens and that saving."""
     if by not in REPORT_GROUPS:
         raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
+    show_saved = saved is not None and any(r.cached_tokens for r in rows)
+
+    def saving(row: UsageRow) -> float:
+        assert saved is not None
+        if any(r is row for r in rows):
+            return saved.get((row.key, row.currency), 0.0)
+        return sum(v for (_, currency), v in saved.items() if currency == row.currency)
 
     def record(row: UsageRow) -> dict[str, Any]:
         values = _record(row)
         if feedback is not None:
             rated = _rated(row, rows, feedback)
             values.update(thumbs_up=rated.up, thumbs_down=rated.down)
+        if show_saved:
+            values.update(
+                fresh_prompt_tokens=max(row.prompt_tokens - row.cached_tokens, 0),
+                cache_saved=round(saving(row), 6),
+            )
         return values
 
     def cells(row: UsageRow) -> list[str]:
@@ -158,6 +176,9 @@ def render_usage(
         if feedback is not None:
             rated = _rated(row, rows, feedback)
             shown += [f"{rated.up:,}", f"{rated.down:,}"]
+        if show_saved:
+            fresh = max(row.prompt_tokens - row.cached_tokens, 0)
+            shown += [f"{fresh:,}", money(saving(row), row.currency) if row.currency else "-"]
         return shown
 
     if fmt == "json":
@@ -184,6 +205,8 @@ def render_usage(
     header += ["searches", "avg ms", "1st token ms"]
     if feedback is not None:
         header += ["👍", "👎"]
+    if show_saved:
+        header += ["fresh", "cache saved"]
     lines = [cells(r) for r in rows]
     totals = _totals(rows)
     total_lines = [cells(t) for t in totals]
@@ -223,12 +246,25 @@ def _cells(row: UsageRow) -> list[str]:
 
 
 async def usage_report_text(
-    db: Any, *, by: str, fmt: str, since_text: str | None, tz: tzinfo, now: datetime
+    db: Any,
+    *,
+    by: str,
+    fmt: str,
+    since_text: str | None,
+    tz: tzinfo,
+    now: datetime,
+    catalog: Catalog | None = None,
 ) -> str:
+    """The report; with ``catalog`` (its prices), what caching saved when there were cached
+    tokens."""
     since = parse_since(since_text, now, tz)
     rows = await db.usage.report(by=by, since=since, tz=tz)
     feedback = await db.feedback.by_model(since=since) if by == "model" else None
-    return render_usage(rows, by=by, fmt=fmt, since=since, feedback=feedback)
+    saved = None
+    if catalog is not None and any(r.cached_tokens for r in rows):
+        cached = await cached_tokens_by_model(db.engine, by=by, since=since, tz=tz)
+        saved = cache_savings(cached, catalog)
+    return render_usage(rows, by=by, fmt=fmt, since=since, feedback=feedback, saved=saved)
 
 
 async def run_usage_command(settings: Any, args: argparse.Namespace) -> int:
@@ -248,6 +284,7 @@ async def run_usage_command(settings: Any, args: argparse.Namespace) -> int:
             since_text=args.since,
             tz=tz,
             now=datetime.now(UTC),
+            catalog=getattr(settings, "catalog", None),  # prices for "cache saved"
         )
     except ValueError as exc:
         sys.stderr.write(f"kimi-bot usage: {exc}\n")

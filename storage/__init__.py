@@ -20,6 +20,7 @@ from storage.records import (
     UsageTotals,
 )
 from storage.secrets import SecretRepository
+from storage.summaries import SummaryRepository
 from storage.transcriptions import TranscriptionRepository
 from storage.usage import UsageRepository
 from storage.workers import WorkerRepository
@@ -55,6 +56,7 @@ class Database:
         self.secrets = SecretRepository(self.engine)
         self.transcriptions = TranscriptionRepository(self.engine)
         self.feedback = FeedbackRepository(self.engine)
+        self.summaries = SummaryRepository(self.engine)
 
     @property
     def backend(self) -> str:

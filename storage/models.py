@@ -327,3 +327,75 @@ class AnswerPost(Base):
     post_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationSummary(Base):
+    """What Kimi wrote of a conversation's older part: every exchange up to ``through_id`` (a
+    user message id; its answers go with it). The newest row of a conversation is in use."""
+
+    __tablename__ = "conversation_summaries"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "through_id", name="uq_summary_conversation_through"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    through_id: Mapped[int] = mapped_column(BigId)
+    covered_messages: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    token_estimate: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(128))
+    # When the first and last covered messages were written: the summary says what it spans.
+    first_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdminLink(Base):
+    """A one-time sign-in link for the operator console (``/admin`` in a private chat). Only a
+    hash of the token is kept; ``used_at`` set means spent, so a link works once on any worker."""
+
+    __tablename__ = "admin_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[str] = mapped_column(String(160))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserBudget(Base):
+    """An operator's per-user budget (catalog currency), over ``BUDGET_USER_*`` for that user;
+    a None column leaves the environment's default in force."""
+
+    __tablename__ = "user_budgets"
+
+    user_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    daily: Mapped[float | None] = mapped_column(Float, nullable=True)
+    monthly: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(160), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccessEntry(Base):
+    """A user (``kind="user"``) or chat (``kind="chat"``) the console added to the allow-list,
+    on top of ``ALLOWED_USERS``/``ALLOWED_CHATS``."""
+
+    __tablename__ = "access_entries"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(160), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdminAudit(Base):
+    """One operator action in the console: who, when, what (never a secret value)."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    admin_id: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")

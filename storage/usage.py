@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import UsageRecord, utcnow
@@ -46,7 +49,15 @@ def usage_row(entry: UsageEntry) -> UsageRecord:
     return UsageRecord(**usage_values(entry))
 
 
-REPORT_GROUPS = ("user", "chat", "model", "day")
+REPORT_GROUPS = ("user", "chat", "model", "day")  # ``kimi-bot usage --by``
+# What a report or a series can be grouped by (the operator console adds the platform).
+SERIES_GROUPS = ("platform", "model", "user", "chat")
+_COLUMNS = {
+    "user": UsageRecord.user_id,
+    "chat": UsageRecord.chat_key,
+    "model": UsageRecord.model,
+    "platform": UsageRecord.platform,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,23 @@ class UsageRow:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    """The calls of one calendar day, one group (platform, model, user or chat) and one
+    currency: a point of the operator console's charts."""
+
+    day: str  # YYYY-MM-DD in the report's time zone
+    key: str
+    currency: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float = 0.0  # tokens + tool fees
+    tool_fees: float = 0.0
+    web_searches: int = 0
 
 
 class UsageRepository:
@@ -130,13 +158,13 @@ class UsageRepository:
         until: datetime | None = None,
         tz: tzinfo = UTC,
     ) -> list[UsageRow]:
-        """Totals per user, chat, model or day (``by``) and currency of the calls in
+        """Totals per user, chat, model, day or platform (``by``) and currency of the calls in
         ``[since, until)``.
 
         Days are calendar days in ``tz`` (the operator's time zone), oldest first; the other
         groupings are ordered by currency, then cost, highest first.
         """
-        if by not in REPORT_GROUPS:
+        if by not in REPORT_GROUPS and by not in SERIES_GROUPS:
             raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
         filters: list[Any] = []
         if since is not None:
@@ -152,11 +180,7 @@ class UsageRepository:
                 if by == "day":
                     column = func.to_char(func.timezone(zone, UsageRecord.created_at), "YYYY-MM-DD")
                 else:
-                    column = {
-                        "user": UsageRecord.user_id,
-                        "chat": UsageRecord.chat_key,
-                        "model": UsageRecord.model,
-                    }[by]
+                    column = _COLUMNS[by]
                 query = (
                     select(
                         column,
@@ -249,3 +273,131 @@ class UsageRepository:
             )
             for group, acc in groups.items()
         ]
+
+    async def daily(
+        self,
+        *,
+        by: str = "model",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: tzinfo = UTC,
+    ) -> list[UsagePoint]:
+        """Totals per calendar day (in ``tz``), group (``by``: one of SERIES_GROUPS) and
+        currency of the calls in ``[since, until)``, oldest first: the console's time series.
+
+        Days are cut as in :meth:`report` with ``by="day"`` (in SQL on PostgreSQL, in Python on
+        SQLite), so a day's points add up to that report's row of the same day."""
+        if by not in SERIES_GROUPS:
+            raise ValueError(f"by must be one of {', '.join(SERIES_GROUPS)}")
+        column = _COLUMNS[by]
+        filters = _period(since, until)
+        sums = (
+            func.count(UsageRecord.id),
+            func.sum(UsageRecord.prompt_tokens),
+            func.sum(UsageRecord.completion_tokens),
+            func.sum(UsageRecord.cached_tokens),
+            func.sum(UsageRecord.cost),
+            func.sum(UsageRecord.tool_fees),
+            func.sum(UsageRecord.web_searches),
+        )
+        async with self._sessions() as session:
+            zone = _zone_in_sql(session, tz)
+            if zone is not None:
+                day = func.to_char(func.timezone(zone, UsageRecord.created_at), "YYYY-MM-DD")
+                query = (
+                    select(day, column, UsageRecord.currency, *sums)
+                    .where(*filters)
+                    .group_by(day, column, UsageRecord.currency)
+                )
+                rows = [tuple(r) for r in (await session.execute(query)).all()]
+            else:  # SQLite: no time zones in SQL; one pass over the period's rows
+                query = (
+                    select(UsageRecord.created_at, column, UsageRecord.currency, *sums)
+                    .where(*filters)
+                    .group_by(UsageRecord.created_at, column, UsageRecord.currency)
+                )
+                merged: dict[tuple[str, str, str], list[Any]] = {}
+                for created, key, currency, *values in (await session.execute(query)).all():
+                    when = created if created.tzinfo else created.replace(tzinfo=UTC)
+                    group = (when.astimezone(tz).date().isoformat(), key, currency)
+                    acc = merged.setdefault(group, [0, 0, 0, 0, 0.0, 0.0, 0])
+                    for k, value in enumerate(values):
+                        acc[k] += value or 0
+                rows = [(*group, *acc) for group, acc in merged.items()]
+        points = [
+            UsagePoint(
+                day=str(r[0]),
+                key=str(r[1] or ""),
+                currency=str(r[2]),
+                calls=int(r[3]),
+                prompt_tokens=int(r[4] or 0),
+                completion_tokens=int(r[5] or 0),
+                cached_tokens=int(r[6] or 0),
+                cost=float(r[7] or 0.0),
+                tool_fees=float(r[8] or 0.0),
+                web_searches=int(r[9] or 0),
+            )
+            for r in rows
+        ]
+        return sorted(points, key=lambda p: (p.day, p.key, p.currency))
+
+    async def first_token_percentiles(
+        self,
+        percentiles: Sequence[int] = (50, 90, 99),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, tuple[int, dict[int, float]]]:
+        """Per model: the calls that reported a time to first token, and its nearest-rank
+        percentiles in ms (each a time that really happened: ``percentile_disc``)."""
+        filters = [*_period(since, until), UsageRecord.first_token_ms.is_not(None)]
+        async with self._sessions() as session:
+            if _dialect(session) == "postgresql":
+                fractions = [p / 100 for p in percentiles]
+                query = (
+                    select(
+                        UsageRecord.model,
+                        func.count(UsageRecord.first_token_ms),
+                        func.percentile_disc(array(fractions)).within_group(
+                            UsageRecord.first_token_ms
+                        ),
+                    )
+                    .where(*filters)
+                    .group_by(UsageRecord.model)
+                )
+                return {
+                    str(model): (int(n), dict(zip(percentiles, map(float, values), strict=True)))
+                    for model, n, values in (await session.execute(query)).all()
+                }
+            query = select(UsageRecord.model, UsageRecord.first_token_ms).where(*filters)
+            times: dict[str, list[int]] = {}
+            for model, ms in (await session.execute(query)).all():
+                times.setdefault(str(model), []).append(int(ms))
+        found = {}
+        for model, values in times.items():
+            values.sort()
+            n = len(values)
+            found[model] = (
+                n,
+                {p: float(values[max(0, math.ceil(p / 100 * n) - 1)]) for p in percentiles},
+            )
+        return found
+
+
+def _period(since: datetime | None, until: datetime | None) -> list[Any]:
+    filters: list[Any] = []
+    if since is not None:
+        filters.append(UsageRecord.created_at >= since.astimezone(UTC))
+    if until is not None:
+        filters.append(UsageRecord.created_at < until.astimezone(UTC))
+    return filters
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else ""
+
+
+def _zone_in_sql(session: AsyncSession, tz: tzinfo) -> str | None:
+    """The zone's name when the database can cut days in it (PostgreSQL), else None."""
+    zone = getattr(tz, "key", None) or ("UTC" if tz is UTC else None)
+    return zone if _dialect(session) == "postgresql" else None

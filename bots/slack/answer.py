@@ -5,6 +5,9 @@ sends mrkdwn, which Slack shows in full only up to ~4,000 characters, so its par
 and re-fitted after conversion. When Slack refuses the first native stream, nothing is shown
 yet: the answer starts over as post + update (``Resplit``). A later part's refused stream is
 posted instead (Markdown, as streams render it), keeping the parts already split.
+
+An answer may end with blocks (its feedback buttons, :mod:`bots.slack.feedback`): they go on
+its last message only, the one whose final text is the last part of the final text.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from bots.common.splitting import split_markdown
 from bots.slack.api import error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
-from bots.slack.writers import NativeWriter, PostedWriter, StreamingUnavailable
+from bots.slack.writers import Blocks, NativeWriter, PostedWriter, StreamingUnavailable
 
 log = logging.getLogger(__name__)
 
 NATIVE_LIMIT = 12_000  # markdown_text per call (and per message, to be safe)
 MRKDWN_LIMIT = 3_900  # Slack shows ~4,000 characters of a message's text before "show more"
 MRKDWN_SOURCE_LIMIT = 3_500  # Markdown per part before conversion (which may grow it)
+# Slack refused the blocks themselves: the message ends without them.
+BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "invalid_arguments"})
 
 
 class SlackLayout:
@@ -44,6 +49,10 @@ class SlackLayout:
         self.target = target
         self.native = native
         self.on_stream_refused = on_stream_refused
+        self.closing: Blocks | None = None  # what the answer's last message ends with
+        self.final_text: str | None = None  # the answer's final text, once it is finishing
+        self.attached = False  # the closing blocks landed
+        self.parts_of: Callable[[str], list[str]] = lambda text: [text]
 
     @property
     def limit(self) -> int:
@@ -54,6 +63,14 @@ class SlackLayout:
 
     def writer(self, index: int) -> PartWriter:
         return _SlackPart(self, index)
+
+    def closing_for(self, part: str) -> Blocks | None:
+        """The closing blocks if ``part`` is the answer's last part (as split now: a refused
+        stream re-splits the answer), else None."""
+        if not self.closing or self.final_text is None or self.attached:
+            return None
+        parts = self.parts_of(self.final_text)
+        return self.closing if parts and parts[-1] == part else None
 
 
 class Answer(AnswerParts):
@@ -71,10 +88,24 @@ class Answer(AnswerParts):
             client, target, native=native, on_stream_refused=on_stream_refused
         )
         super().__init__(self.layout)
+        self.layout.parts_of = self.parts
 
     @property
     def limit(self) -> int:
         return self.layout.limit
+
+    def end_with(self, blocks: Blocks | None) -> None:
+        """The answer's last message ends with ``blocks`` (set before the final text)."""
+        self.layout.closing = blocks
+
+    @property
+    def attached(self) -> bool:
+        """The closing blocks landed on the last message."""
+        return self.layout.attached
+
+    async def finish(self, text: str) -> None:
+        self.layout.final_text = text
+        await super().finish(text)
 
 
 class _SlackPart:
@@ -93,7 +124,19 @@ class _SlackPart:
         await self._write(lambda writer: writer.show(text))
 
     async def finish(self, text: str) -> None:
-        await self._write(lambda writer: writer.finish(text))
+        blocks = self._layout.closing_for(text)
+        if blocks is None:
+            await self._write(lambda writer: writer.finish(text))
+            return
+        try:
+            await self._write(lambda writer: writer.finish(text, blocks))
+        except SlackApiError as error:
+            if error_code(error) not in BLOCKS_REFUSED:
+                raise
+            log.warning("Slack refused the answer's blocks (%s): ending without", error_code(error))
+            await self._write(lambda writer: writer.finish(text))
+            return
+        self._layout.attached = self._writer.attached
 
     async def delete(self) -> None:
         try:

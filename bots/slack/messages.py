@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bots.slack.context_reader import ContextReader, Said
-from bots.slack.feedback import post_buttons
+from bots.slack.feedback import AnswerFeedback
 from bots.slack.files import FileProblem, SlackFiles
 from bots.slack.panel import AssistantPanel
 from bots.slack.people import People
@@ -41,7 +41,7 @@ class MessageHandler:
         answer_edits: bool = False,
         client: Any = None,
     ) -> None:
-        self._client = client  # posts the 👍/👎 buttons under finished answers
+        self._client = client  # puts the 👍/👎 buttons on finished answers
         self._conversations = conversations
         self._assistant = assistant
         self._people = people
@@ -106,11 +106,9 @@ class MessageHandler:
             if not attachments and not incoming.text.strip():
                 return  # every file was refused, and each refusal was said
             incoming = replace(incoming, attachments=tuple(attachments))
-        outcome = await self._assistant.handle(incoming, sink)
-        if outcome is not None and outcome.answer_id and self._client is not None:
-            if outcome.status == "complete":
-                lang = texts.language_of(incoming.text)
-                await post_buttons(self._client, addressed.target, outcome.answer_id, lang)
+        lang = texts.language_of(incoming.text)
+        async with AnswerFeedback(self._client, addressed.target, sink, lang) as feedback:
+            feedback.rate(await self._assistant.handle(incoming, sink))
 
     async def _read_earlier(
         self, addressed: Addressed, event: dict[str, Any], bot_user_id: str | None

@@ -17,6 +17,7 @@ from bots.slack.answer import MRKDWN_SOURCE_LIMIT, Answer
 from bots.slack.api import call, error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
+from bots.slack.writers import Blocks
 from core import texts
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ class SlackSink:
     The streaming is :class:`~bots.common.answer.StreamedAnswer`: native streaming when Slack
     allows it, else ``chat.postMessage`` + ``chat.update``; either way previews are paced and
     long answers continue in further messages. Notices go to the status line instead.
+
+    After :meth:`hold_end`, ``complete`` keeps the final text and :meth:`end_held` ends the
+    answer with blocks (its feedback buttons, which need the stored answer's id: known only
+    after ``complete``). Anything else said meanwhile ends it first, without them.
     """
 
     def __init__(
@@ -72,6 +77,9 @@ class SlackSink:
             native=gate.allows(target),
             on_stream_refused=lambda: gate.refused(target),
         )
+        self._parts = answer
+        self._holding = False
+        self._held: str | None = None
         self._answer = StreamedAnswer(
             answer,
             interval=interval,
@@ -99,13 +107,38 @@ class SlackSink:
         self._thinking.hidden()
         await self._status(text)
 
+    def hold_end(self) -> None:
+        """``complete`` keeps the final text until :meth:`end_held`."""
+        self._holding = True
+
+    async def end_held(self, blocks: Blocks | None) -> bool:
+        """End a held answer, its last message with ``blocks``; True if they landed there
+        (False too when there was no held answer: it failed, or never began)."""
+        self._holding = False
+        return await self._release(blocks)
+
+    async def _release(self, blocks: Blocks | None) -> bool:
+        text, self._held = self._held, None
+        if text is None:
+            return False
+        self._parts.end_with(blocks)
+        try:
+            await self._answer.complete(text)
+        finally:
+            await self._clear_status()
+        return bool(blocks) and self._parts.attached
+
     async def complete(self, text: str) -> None:
+        if self._holding and self._held is None and not self._answer.ended:
+            self._held = text
+            return
         try:
             await self._answer.complete(text)
         finally:
             await self._clear_status()
 
     async def abort(self, partial_text: str, reason: str) -> None:
+        await self._release(None)
         try:
             await self._answer.abort(partial_text, reason)
         finally:
@@ -113,6 +146,7 @@ class SlackSink:
 
     async def reply(self, text: str) -> None:
         """A standalone message in the same place as answers; an answer in progress goes on."""
+        await self._release(None)
         await self._answer.reply(text)
         await self._clear_status()
 

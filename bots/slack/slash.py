@@ -4,7 +4,8 @@ In a DM the command acts on the DM conversation and answers there. In a channel 
 thread in a slash command's payload, and conversations live in threads: commands that act on
 a conversation (the registry says which) get an ephemeral hint to use them in the thread;
 help and usage answer ephemerally. ``/kimi help`` is the core's help and how to write the
-commands in Slack.
+commands in Slack. An answer in the DM ends with the feedback buttons, as mentions' answers do;
+an ephemeral answer in a channel has none (it is gone when the client reloads).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.api import call, error_code
 from bots.slack.context_reader import ContextReader
+from bots.slack.feedback import AnswerFeedback
 from bots.slack.messages import SinkFactory
 from bots.slack.people import People
 from bots.slack.routing import PLATFORM, is_dm_channel
@@ -28,6 +30,7 @@ from core import command_registry, texts
 from core.assistant import Assistant
 from core.commands import Command, parse_command
 from core.conversations import Conversations
+from core.turn import TurnOutcome
 from core.types import Author, ConversationKey, Incoming, ReplySink
 
 log = logging.getLogger(__name__)
@@ -82,7 +85,10 @@ class SlashCommands:
             key = ConversationKey(platform=PLATFORM, workspace=team, chat=dm, thread="")
             target = ReplyTarget(dm, thread_ts=None, status_ts=None, user_id=user, team_id=team)
             incoming = Incoming(key, author, text, author_is_chat_admin=person.is_admin)
-            await self._answer(parsed, incoming, self._sinks(target, texts.language_of(text)))
+            lang = texts.language_of(text)
+            sink = self._sinks(target, lang)
+            async with AnswerFeedback(self._client, target, sink, lang) as feedback:
+                feedback.rate(await self._answer(parsed, incoming, sink))
             return
         if name in command_registry.CONVERSATION_COMMANDS:
             mention = f"<@{bot_user_id}>" if bot_user_id else "@kimi"
@@ -119,15 +125,17 @@ class SlashCommands:
         if fresh:
             log.info("Slack: %d channel messages stored before /kimi summarize", len(fresh))
 
-    async def _answer(self, parsed: Command | None, incoming: Incoming, sink: ReplySink) -> None:
+    async def _answer(
+        self, parsed: Command | None, incoming: Incoming, sink: ReplySink
+    ) -> TurnOutcome | None:
         """Help adds how commands are written in Slack (``/kimi reset``, ``@kimi /reset``); the
         core answers everything else, and refuses help too to someone the bot does not serve."""
         if parsed and parsed.name in {"help", "start"} and self._assistant.access.allows(incoming):
             lang = texts.command_language(parsed.args, incoming.language)
             note = texts.text("slack_help_note", lang)
             await sink.reply(f"{command_registry.help_text(lang)}\n\n{note}")
-            return
-        await self._assistant.handle(incoming, sink)
+            return None
+        return await self._assistant.handle(incoming, sink)
 
     async def _dm_channel(self, user: str, fallback: str) -> str:
         """The bot's own DM with the user (the command may come from a DM with someone else)."""

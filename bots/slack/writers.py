@@ -2,7 +2,12 @@
 
 Both writers are ``bots.common.parts.PartWriter``s: ``show`` is a best-effort preview of the
 message's text so far; ``finish`` makes the message show exactly its final text and must land.
-Both take the message's whole text, not a delta.
+Both take the message's whole text, not a delta. ``finish`` may also take Block Kit blocks to
+end the message with (the answer's feedback buttons): a stream gets them from
+``chat.stopStream``, a posted message from its final ``chat.update``, with the text repeated in
+``section`` blocks since a message with blocks shows its blocks, not its ``text``. A message
+written with ``markdown_text`` takes no blocks (Slack refuses the two together); ``attached``
+says whether the blocks landed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.parts import PartTooLong
+from bots.common.splitting import split_markdown
 from bots.slack.api import call, error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
@@ -24,6 +30,9 @@ log = logging.getLogger(__name__)
 
 EXPIRED = "message_not_in_streaming_state"
 TOO_LONG = frozenset({"msg_too_long", "msg_blocks_too_long"})
+SECTION_LIMIT = 2_900  # a section block's text takes 3,000 characters (a split adds fences)
+
+Blocks = list[dict[str, Any]]
 
 
 class StreamingUnavailable(Exception):
@@ -56,12 +65,16 @@ class PostedWriter:
         self._channel = target.channel
         self.ts = ts
         self._shown = shown
+        self.attached = False  # the message ended with the blocks ``finish`` was given
 
     async def show(self, text: str) -> None:
         await self._put(text)
 
-    async def finish(self, text: str) -> None:
-        await self._put(text)
+    async def finish(self, text: str, blocks: Blocks | None = None) -> None:
+        if blocks and self._markdown:
+            log.info("a markdown_text message takes no blocks: the answer ends without them")
+            blocks = None
+        await self._put(text, blocks)
 
     async def delete(self) -> None:
         if self.ts is not None:
@@ -69,15 +82,18 @@ class PostedWriter:
             await call(lambda _: self._client.chat_delete(channel=self._channel, ts=ts))
             self.ts = None
 
-    def _content(self, text: str) -> dict[str, Any]:
+    def _content(self, text: str, blocks: Blocks | None) -> dict[str, Any]:
         if self._markdown:
             return {"markdown_text": text}
-        return {"text": to_mrkdwn(text)}
+        mrkdwn = to_mrkdwn(text)
+        if not blocks:
+            return {"text": mrkdwn}
+        return {"text": mrkdwn, "blocks": [*_sections(mrkdwn), *blocks]}
 
-    async def _put(self, text: str) -> None:
-        if text == self._shown:
+    async def _put(self, text: str, blocks: Blocks | None = None) -> None:
+        if text == self._shown and not blocks:
             return
-        content = self._content(text)
+        content = self._content(text, blocks)
         if not next(iter(content.values())).strip():
             return  # e.g. "## " mid-stream renders as nothing; Slack refuses empty messages
         try:
@@ -103,6 +119,7 @@ class PostedWriter:
                 raise SlackMsgTooLong(error_code(error)) from error
             raise
         self._shown = text
+        self.attached = "blocks" in content
 
 
 class NativeWriter:
@@ -119,10 +136,18 @@ class NativeWriter:
         self._stream: AsyncChatStream | None = None
         self._sent = ""
         self._fallback: PostedWriter | None = None
+        self._stopped_with_blocks = False
 
     @property
     def ts(self) -> str | None:
         return self._stream.ts if self._stream is not None else None
+
+    @property
+    def attached(self) -> bool:
+        """The message ended with the blocks ``finish`` was given."""
+        if self._fallback is not None:
+            return self._fallback.attached
+        return self._stopped_with_blocks
 
     async def show(self, text: str) -> None:
         if self._fallback is not None:
@@ -133,11 +158,11 @@ class NativeWriter:
             await self._append(text[len(self._sent) :])
         # Otherwise the part boundary moved under the preview: ``finish`` replaces the text.
 
-    async def finish(self, text: str) -> None:
+    async def finish(self, text: str, blocks: Blocks | None = None) -> None:
         if self._stream is None and self._fallback is None:
             await self._start(text)
         if self._fallback is not None:
-            await self._fallback.finish(text)
+            await self._fallback.finish(text, blocks)
             return
         if self._stream is None:
             return  # nothing to say (empty text)
@@ -146,8 +171,13 @@ class NativeWriter:
             rest = text[len(self._sent) :]
             try:
                 # A retried stop must not add ``rest`` again: the helper kept it buffered.
-                await call(lambda n: stream.stop(markdown_text=rest if n == 0 and rest else None))
+                await call(
+                    lambda n: stream.stop(
+                        markdown_text=rest if n == 0 and rest else None, blocks=blocks or None
+                    )
+                )
                 self._sent = text
+                self._stopped_with_blocks = bool(blocks)
                 return
             except SlackApiError as error:
                 await self._degrade(error)
@@ -156,7 +186,7 @@ class NativeWriter:
                 await call(lambda _: stream.stop())
             self._fallback = self._posted()
         assert self._fallback is not None
-        await self._fallback.finish(text)
+        await self._fallback.finish(text, blocks)
 
     async def delete(self) -> None:
         if self._stream is not None and self._fallback is None:
@@ -210,3 +240,12 @@ class NativeWriter:
 
     def _posted(self) -> PostedWriter:
         return PostedWriter(self._client, self._target, markdown=True, ts=self.ts, shown=self._sent)
+
+
+def _sections(mrkdwn: str) -> Blocks:
+    """The message's text as ``section`` blocks, each within Slack's 3,000 characters."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        for piece in split_markdown(mrkdwn, SECTION_LIMIT)
+        if piece.strip()
+    ]

@@ -18,6 +18,9 @@ class DocumentTurn:
     model: ModelSpec
     system_messages: list[str] = field(default_factory=list)
     footer: str = ""
+    # Sections retrieved for this question (not the whole documents): they change from turn to
+    # turn, so the context puts them after the history, where they do not break the cache.
+    per_question: bool = False
 
 
 class DocumentContext:
@@ -76,4 +79,6 @@ class DocumentContext:
         )
         if not hits:
             return DocumentTurn(plan.model)
-        return DocumentTurn(plan.model, [sections_message(hits)], sources_footer(hits, lang))
+        return DocumentTurn(
+            plan.model, [sections_message(hits)], sources_footer(hits, lang), per_question=True
+        )

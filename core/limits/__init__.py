@@ -20,7 +20,7 @@ from core.limits.errors import (
     format_duration,
     wait_notice,
 )
-from core.limits.limiter import Limiter, Permit, WaitCallback
+from core.limits.limiter import Limiter, LimitSnapshot, Permit, WaitCallback
 from core.limits.redis_backend import RedisBackend
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "FakeClock",
     "InProcessBackend",
     "LimitExceeded",
+    "LimitSnapshot",
     "LimitedKimi",
     "Limiter",
     "MonotonicClock",

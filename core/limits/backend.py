@@ -347,6 +347,17 @@ class InProcessBackend:
         scope = self._scopes.get(key)
         return 0 if scope is None else sum(1 for end in scope.slots.values() if end > now)
 
+    async def window_usage(self, model: str, now: float, *, window: float) -> tuple[int, int, int]:
+        """The account's requests and tokens in the window ending ``now`` and its slots held:
+        a read-only look for the operator console (nothing is pruned or recorded)."""
+        scope = self._scopes.get((model, ACCOUNT))
+        if scope is None:
+            return 0, 0, 0
+        start = bisect.bisect_right(scope.stamps, now - window)
+        tokens = sum(entry[2] for entry in scope.entries[start:])
+        slots = sum(1 for end in scope.slots.values() if end > now)
+        return len(scope.stamps) - start, tokens, slots
+
     async def close(self) -> None:
         self._scopes.clear()
         self._days.clear()

@@ -68,8 +68,15 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from core import metrics
-from core.catalog import Catalog
-from core.limits.backend import Admission, Backend, Decision, InProcessBackend, Penalty
+from core.catalog import Catalog, Limits
+from core.limits.backend import (
+    Admission,
+    Backend,
+    Decision,
+    InProcessBackend,
+    Penalty,
+    scaled,
+)
 from core.limits.clock import Clock, MonotonicClock
 from core.limits.errors import ACCOUNT, USER, DailyLimitExceeded, LimitExceeded
 
@@ -168,6 +175,25 @@ class _Queue:
             n = len(self.users[other])
             ahead += min(n, k) if seen_self else min(n, k + 1)
         return ahead
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSnapshot:
+    """One model's account limits and how full they are right now (see Limiter.snapshot)."""
+
+    model: str
+    limits: Limits  # the catalog's
+    effective: Limits  # after a 429's penalty factor
+    requests: int  # in the sliding RPM window
+    tokens: int  # in the sliding TPM window (prompt + max_tokens, as Moonshot counts)
+    in_flight: int  # concurrency slots held
+    queued: int  # calls waiting in this worker's queue
+    paused_for: float  # seconds until a 429's pause ends (0: none)
+    factor: float  # the penalty factor on the limits (1: none)
+    received_429: int  # this worker's 429s from Moonshot since it started
+    tpd: int | None = None
+    day_tokens: int = 0
+    day_spent: bool = False
 
 
 class Permit:
@@ -308,6 +334,7 @@ class Limiter:
         self.busy = 0  # backend calls in flight (lets simulations know when the system is quiet)
         self._queues: dict[str, _Queue] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self.penalized: dict[str, int] = {}  # 429s Moonshot answered despite us, per model
 
     # -- public API ------------------------------------------------------------------------
 
@@ -373,6 +400,7 @@ class Limiter:
 
         ``wait_seconds=None`` (a TPM 429, which names no wait): pause until the TPM window,
         taken as full, has room for ``tokens`` (see :meth:`tpm_wait`)."""
+        self.penalized[model] = self.penalized.get(model, 0) + 1
         now = self.clock.now()
         wait = wait_seconds
         if wait is None:
@@ -441,6 +469,38 @@ class Limiter:
     def waiting(self, model: str) -> int:
         queue = self._queues.get(model)
         return 0 if queue is None else len(queue.waiting())
+
+    async def snapshot(self, model: str) -> LimitSnapshot:
+        """What ``model``'s account limits look like now, for the operator console: read-only
+        (windows are not pruned, nothing is recorded). With Redis, the windows, slots and
+        penalty are every worker's; the queue and the 429 count are this worker's."""
+        spec = self.catalog.get(model)
+        now = self.clock.now()
+        window_usage = getattr(self.backend, "window_usage", None)
+        requests, tokens, slots = (0, 0, 0)
+        if window_usage is not None:
+            requests, tokens, slots = await self._call(
+                window_usage(spec.id, now, window=self.window)
+            )
+        penalty = await self.penalty(spec.id)
+        day_tokens, day_spent = (0, False)
+        if spec.tpd is not None:
+            day_tokens, day_spent = await self.day_usage(spec.id)
+        return LimitSnapshot(
+            model=spec.id,
+            limits=spec.limits,
+            effective=scaled(spec.limits, penalty.factor),
+            requests=requests,
+            tokens=tokens,
+            in_flight=slots,
+            queued=self.waiting(spec.id),
+            paused_for=max(0.0, penalty.block_until - now),
+            factor=penalty.factor,
+            received_429=self.penalized.get(spec.id, 0),
+            tpd=spec.tpd,
+            day_tokens=day_tokens,
+            day_spent=day_spent,
+        )
 
     async def close(self) -> None:
         for task in list(self._background):

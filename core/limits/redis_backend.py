@@ -380,6 +380,15 @@ class RedisBackend:
         low = "-inf" if math.isinf(now) else f"({now!r}"
         return int(await self._redis.zcount(key, low, "+inf"))
 
+    async def window_usage(self, model: str, now: float, *, window: float) -> tuple[int, int, int]:
+        """The account's requests and tokens in the window ending ``now`` and its slots held,
+        across every worker: a read-only look for the operator console."""
+        keys = self._keys(model, "")
+        live = await self._redis.zrangebyscore(keys[0], f"({now - window!r}", "+inf")
+        tokens = sum(int(member.rsplit(":", 1)[1]) for member in live)
+        slots = int(await self._redis.zcount(keys[1], f"({now!r}", "+inf"))
+        return len(live), tokens, slots
+
     async def close(self) -> None:
         if self._owns:
             await self._redis.aclose()

@@ -16,6 +16,7 @@ from core.phrases import (
     feedback,
     images,
     limits,
+    memory,
     platforms,
     speech,
 )
@@ -43,6 +44,7 @@ CATALOG: Phrases = _merge(
     feedback.TEXTS,
     images.TEXTS,
     limits.TEXTS,
+    memory.TEXTS,
     platforms.TEXTS,
     speech.TEXTS,
 )

@@ -73,6 +73,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": ", web searches: {count} (fee {fee})",
         "zh": "，联网搜索：{count} 次（费用 {fee}）",
     },
+    # Ends a usage line when Moonshot's prefix cache served some prompt tokens.
+    "usage_cache": {
+        "en": "; prompt {cached:,} cached + {fresh:,} fresh, caching saved {saved}",
+        "zh": "；输入中缓存命中 {cached:,} + 未命中 {fresh:,}，缓存节省 {saved}",
+    },
     "docs_disabled": {
         "en": "Documents are not enabled on this bot.",
         "zh": "这个机器人没有启用文档功能。",
@@ -119,5 +124,27 @@ TEXTS: dict[str, dict[str, str]] = {
     "search_set": {
         "en": "Web search is now {state} in this conversation.",
         "zh": "本对话的联网搜索已{state}。",
+    },
+    "admin_link": {
+        "en": "Your sign-in link to the operator console (works once, for {minutes} minutes):\n{url}",
+        "zh": "运营控制台的登录链接（仅可使用一次，{minutes} 分钟内有效）：\n{url}",
+    },
+    "admin_link_private_only": {
+        "en": "Send /admin to me in a private chat: the sign-in link is personal.",
+        "zh": "请在与我的私聊中发送 /admin：登录链接仅限本人使用。",
+    },
+    "admin_link_not_admin": {
+        "en": "Only the bot's operators (listed in ADMINS) can open the operator console.",
+        "zh": "只有机器人的运营者（ADMINS 中列出的用户）才能打开运营控制台。",
+    },
+    "admin_link_web": {
+        "en": "The web chat cannot send a sign-in link: open /admin/login with ADMIN_TOKEN, "
+        "or send /admin to the bot in a private Telegram or Slack chat.",
+        "zh": "网页聊天无法发送登录链接：请用 ADMIN_TOKEN 打开 /admin/login，"
+        "或在 Telegram 或 Slack 私聊中向机器人发送 /admin。",
+    },
+    "admin_link_off": {
+        "en": "The operator console is not available on this server.",
+        "zh": "此服务器未提供运营控制台。",
     },
 }

@@ -9,6 +9,7 @@ only by a request that is actually answered; every answered request is billed an
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from emulators.moonshot.completion import (
     stream_chunks,
 )
 from emulators.moonshot.partial import DEFAULT_CONTINUATION, Prefix, rest_after
+from emulators.moonshot.prefix_cache import prompt_keys
 from emulators.moonshot.scripts import Fault, ScriptedReply
 from emulators.moonshot.state import EmulatorState
 from emulators.moonshot.streaming import StreamPlan, pause, write_stream
@@ -75,6 +77,7 @@ class ChatApi:
                 self.state.rate_limited_count += 1
                 return errors.rate_limited(rejection.what, rejection.wait_seconds)
         try:
+            checked = self._with_cache(request, checked)
             answer = self._answer(checked, search_tokens)
             self._bill(checked, answer)
             if checked.stream:
@@ -84,6 +87,16 @@ class ChatApi:
         finally:
             if limited:
                 self.state.limiter.release(checked.model)
+
+    def _with_cache(self, request: web.Request, checked: ChatRequest) -> ChatRequest:
+        """The request with the prompt tokens Moonshot's automatic prefix cache serves
+        (prefix_cache.py); the account is the API key."""
+        account = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        keys = prompt_keys(
+            checked.model, checked.body.get("tools"), checked.messages, self.state.files
+        )
+        cached = self.state.prefix_cache.use(account, keys)
+        return replace(checked, cached_tokens=cached) if cached else checked
 
     def _account_refusal(self, request: ChatRequest, search_tokens: int) -> web.Response | None:
         """An empty balance, or the model's tokens for today spent (limits on)."""

@@ -40,6 +40,7 @@ class ChatRequest:
     include_usage: bool
     partial: Prefix | None = None
     seen: tuple[SeenImage, ...] = ()  # the newest user message's images, decoded
+    cached_tokens: int = 0  # prompt tokens the prefix cache served (prefix_cache.py)
 
     @property
     def model(self) -> str:

@@ -14,6 +14,7 @@ from emulators.moonshot.answers import default_answer, split_in, split_pieces
 from emulators.moonshot.budget import fit
 from emulators.moonshot.chat_request import ChatRequest
 from emulators.moonshot.demo import demo_answer
+from emulators.moonshot.memory import memory_answer
 from emulators.moonshot.scripts import ScriptedReply
 from emulators.moonshot.thinking import default_reasoning
 
@@ -36,9 +37,11 @@ def intended_reply(
     request: ChatRequest, reply: ScriptedReply | None, *, demo: bool = False
 ) -> ScriptedReply:
     """Everything the model means to say before ``max_tokens`` cuts it: the scripted reply, else
-    the deterministic default (or demo) answer; thinking models add reasoning unless scripted."""
+    the deterministic default (or demo) answer, or a summary or recall (memory.py); thinking models add reasoning unless scripted."""
     if reply is None:
-        text = demo_answer(request.messages, request.seen) if demo else None
+        text = memory_answer(request.messages, bool(request.body.get("tools")), request.max_tokens)
+        if text is None and demo:
+            text = demo_answer(request.messages, request.seen)
         reply = ScriptedReply(
             text=text or default_answer(request.model, request.messages, request.seen)
         )
@@ -59,7 +62,10 @@ def build_answer(
     else:
         finish = reply.finish_reason or ("tool_calls" if fitted.tool_calls else "stop")
     usage = make_usage(
-        request.prompt_tokens + extra_prompt_tokens, fitted.completion_tokens, reply.usage
+        request.prompt_tokens + extra_prompt_tokens,
+        fitted.completion_tokens,
+        reply.usage,
+        request.cached_tokens,
     )
     return Answer(
         content=fitted.content,
@@ -71,8 +77,11 @@ def build_answer(
     )
 
 
-def make_usage(prompt: int, completion: int, override: dict[str, int] | None) -> dict[str, Any]:
-    """Usage with test overrides; ``cached_tokens`` is shown in both places clients look."""
+def make_usage(
+    prompt: int, completion: int, override: dict[str, int] | None, cached: int = 0
+) -> dict[str, Any]:
+    """Usage with test overrides (they win over the prefix cache's ``cached``);
+    ``cached_tokens`` is shown in both places clients look, when there are any."""
     override = override or {}
     prompt = override.get("prompt_tokens", prompt)
     completion = override.get("completion_tokens", completion)
@@ -81,9 +90,10 @@ def make_usage(prompt: int, completion: int, override: dict[str, int] | None) ->
         "completion_tokens": completion,
         "total_tokens": override.get("total_tokens", prompt + completion),
     }
-    if "cached_tokens" in override:
-        usage["cached_tokens"] = override["cached_tokens"]
-        usage["prompt_tokens_details"] = {"cached_tokens": override["cached_tokens"]}
+    cached = override.get("cached_tokens", min(cached, prompt))
+    if cached or "cached_tokens" in override:
+        usage["cached_tokens"] = cached
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
     return usage
 
 

@@ -14,6 +14,7 @@ from emulators.moonshot.daily import DailyTokens
 from emulators.moonshot.filestore import FileStore
 from emulators.moonshot.limits import RateLimiter
 from emulators.moonshot.partial import Continuations
+from emulators.moonshot.prefix_cache import PrefixCache
 from emulators.moonshot.scripts import SPEECH_FAULTS, Fault, ScriptedReply, ScriptedTranscript
 
 AUDIO_MAX_BYTES = 25 * 1024 * 1024  # OpenAI's transcription upload limit
@@ -46,6 +47,7 @@ class EmulatorState:
     transcripts: deque[ScriptedTranscript] = field(default_factory=deque)
     transcriptions: list[dict[str, Any]] = field(default_factory=list)  # model, filename, size…
     max_audio_bytes: int = AUDIO_MAX_BYTES
+    prefix_cache: PrefixCache = field(default_factory=PrefixCache)  # Moonshot's automatic cache
     daily: DailyTokens = field(init=False)
     initial_served_models: list[str] | None = field(init=False, default=None)
 
@@ -115,7 +117,7 @@ class EmulatorState:
     def reset(self) -> None:
         """Back to a fresh emulator: configuration kept (streams in progress keep their slots);
         requests, scripts, files, searches, counters, windows, continuations, the day's tokens,
-        the balance and the served models as at start."""
+        the balance, the prefix cache and the served models as at start."""
         self.requests.clear()
         self.rate_limited_count = 0
         self.replies.clear()
@@ -131,6 +133,7 @@ class EmulatorState:
         self.served_models = self.initial_served_models
         self.transcripts.clear()
         self.transcriptions.clear()
+        self.prefix_cache.clear()
 
     def stats(self) -> dict[str, Any]:
         return {

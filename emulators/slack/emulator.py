@@ -487,10 +487,13 @@ class SlackEmulator:
         )
         return await self.sender.send_command(form)
 
-    async def click_button(self, channel: str, ts: str, user: str, action_id: str) -> Delivery:
+    async def click_button(
+        self, channel: str, ts: str, user: str, action_id: str, *, choice: str | None = None
+    ) -> Delivery:
         """A user presses the button ``action_id`` in the blocks of message ``ts`` (a channel
         message, or an ephemeral one shown to that user): a ``block_actions`` interaction
-        carrying the button's value."""
+        carrying the button's value. For feedback buttons (a ``context_actions`` block),
+        ``choice`` is ``"positive"`` or ``"negative"``: the action carries that button's value."""
         from .payloads import block_actions_payload
 
         chan = self._channel(channel)
@@ -513,6 +516,8 @@ class SlackEmulator:
         for block in shown["blocks"]:
             for element in block.get("elements") or []:
                 if isinstance(element, dict) and element.get("action_id") == action_id:
+                    if element.get("type") == "feedback_buttons":
+                        element = _feedback_press(element, choice)
                     payload = block_actions_payload(
                         message={k: v for k, v in shown.items() if v is not None},
                         channel=chan,
@@ -670,3 +675,16 @@ class SlackEmulator:
             body = {"text": await request.text()}
         self.sender.command_responses.append({"source": "response_url", "body": body})
         return web.Response(text="ok")
+
+
+def _feedback_press(element: dict[str, Any], choice: str | None) -> dict[str, Any]:
+    """The action a press on one of a ``feedback_buttons`` element's two buttons reports."""
+    if choice not in ("positive", "negative"):
+        raise ValueError("feedback buttons: pass choice='positive' or 'negative'")
+    button = element[f"{choice}_button"]
+    return {
+        "action_id": element["action_id"],
+        "type": "feedback_buttons",
+        "text": button.get("text"),
+        "value": button.get("value", ""),
+    }

@@ -5,7 +5,10 @@ Sizes (from Slack's method/Block Kit docs and reported behaviour):
 - ``markdown_text`` (postMessage/update/streams, and each streamed chunk) over 12,000 -> ``msg_too_long``;
 - more than 50 blocks, a section text over 3,000, a section field over 2,000, a header over
   150, or markdown blocks totalling over 12,000 -> ``invalid_blocks`` (Block Kit schema errors);
-- all block text together over ~13,000 -> ``msg_blocks_too_long`` (observed, undocumented).
+- all block text together over ~13,000 -> ``msg_blocks_too_long`` (observed, undocumented);
+- a ``context_actions`` block needs 1 to 5 elements, each ``feedback_buttons`` or
+  ``icon_button``; feedback buttons need a positive and a negative button, each with
+  ``plain_text`` of at most 75 characters and a value of at most 2,000 -> ``invalid_blocks``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ MAX_SECTION_FIELD = 2_000
 MAX_HEADER_TEXT = 150
 MAX_MARKDOWN_BLOCKS_TOTAL = 12_000
 MAX_BLOCKS_TOTAL_TEXT = 13_000
+MAX_CONTEXT_ACTIONS = 5
+MAX_FEEDBACK_TEXT = 75
+MAX_FEEDBACK_VALUE = 2_000
 
 
 def _schema_error(index: int, detail: str) -> ApiError:
@@ -75,6 +81,8 @@ def validate_blocks(blocks: Any) -> None:
             text = block.get("text")
             if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_HEADER_TEXT:
                 raise _schema_error(i, f"must be less than {MAX_HEADER_TEXT + 1} characters")
+        elif kind == "context_actions":
+            _validate_context_actions(i, block)
         elif kind == "markdown":
             markdown_total += len(str(block.get("text", "")))
             if markdown_total > MAX_MARKDOWN_BLOCKS_TOTAL:
@@ -83,6 +91,33 @@ def validate_blocks(blocks: Any) -> None:
                 )
     if _block_text_length(blocks) > MAX_BLOCKS_TOTAL_TEXT:
         raise ApiError("msg_blocks_too_long")
+
+
+def _validate_context_actions(index: int, block: dict[str, Any]) -> None:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= MAX_CONTEXT_ACTIONS:
+        raise _schema_error(index, f"must provide between 1 and {MAX_CONTEXT_ACTIONS} elements")
+    for element in elements:
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind not in ("feedback_buttons", "icon_button"):
+            raise _schema_error(index, f"unsupported context_actions element type {kind!r}")
+        if kind != "feedback_buttons":
+            continue
+        for side in ("positive_button", "negative_button"):
+            button = element.get(side)
+            if not isinstance(button, dict):
+                raise _schema_error(index, f"missing required field: {side}")
+            text = button.get("text")
+            if not (isinstance(text, dict) and text.get("type") == "plain_text"):
+                raise _schema_error(index, f"{side}.text must be a plain_text object")
+            if len(str(text.get("text", ""))) > MAX_FEEDBACK_TEXT:
+                raise _schema_error(index, f"must be less than {MAX_FEEDBACK_TEXT + 1} characters")
+            label = button.get("accessibility_label")
+            if label is not None and len(str(label)) > MAX_FEEDBACK_TEXT:
+                raise _schema_error(index, f"must be less than {MAX_FEEDBACK_TEXT + 1} characters")
+            value = button.get("value")
+            if not isinstance(value, str) or not value or len(value) > MAX_FEEDBACK_VALUE:
+                raise _schema_error(index, f"{side}.value must be 1 to {MAX_FEEDBACK_VALUE} chars")
 
 
 def validate_message_content(params: dict[str, Any], *, require_content: bool = True) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from bots.slack.feedback import DOWN, UP
+from bots.slack.feedback import BUTTONS
 from bots.telegram import TelegramAdapter
+from core.catalog import load_catalog
 from core.service import Services, start_services
 from core.usage_cli import configure_parser, run_usage_command
 from emulators.slack import SlackEmulator
@@ -103,7 +104,9 @@ async def test_telegram_reactions_rate_the_answer_and_the_last_one_counts(
     args = configure_parser(argparse.ArgumentParser()).parse_args(
         ["--since", "all", "--by", "model"]
     )
-    settings = SimpleNamespace(database_url=sqlite_url, kimi_timezone="UTC")
+    settings = SimpleNamespace(
+        database_url=sqlite_url, kimi_timezone="UTC", catalog=load_catalog(None)
+    )
     assert await run_usage_command(settings, args) == 0
     out = capsys.readouterr().out.splitlines()
     header = out[1].split()
@@ -123,22 +126,22 @@ async def test_slack_buttons_under_an_answer_store_the_press(
     await emu.user_message("D1", "U1", "what is 2+2?")
     await bot.idle()
     [(answer_id, text)] = await answers(bot.services)
-    buttons = [e for e in emu.ephemerals if e["blocks"] and "actions" in str(e["blocks"])]
-    assert [(e["channel"], e["user"]) for e in buttons] == [("D1", "U1")], "shown to the asker"
-    assert len(emu.messages("D1")) == 1, "the answer alone in the conversation"
+    [answer] = emu.messages("D1")
+    assert answer.text == text, "the answer alone in the conversation"
+    assert answer.blocks is not None and answer.blocks[-1]["type"] == "context_actions"
+    assert emu.ephemerals == [], "the buttons are on the answer itself"
     up_before = feedback_count("up")
 
-    delivery = await emu.click_button("D1", buttons[0]["message_ts"], "U1", UP)
+    delivery = await emu.click_button("D1", answer.ts, "U1", BUTTONS, choice="positive")
     await bot.idle()
     assert delivery.acked
     assert await db.feedback.rating(answer_id, "slack:U1") == 1
     assert feedback_count("up") == up_before + 1
     assert any("Thanks" in e.get("text", "") for e in emu.ephemerals)
 
-    await emu.click_button("D1", buttons[0]["message_ts"], "U1", DOWN)
+    await emu.click_button("D1", answer.ts, "U1", BUTTONS, choice="negative")
     await bot.idle()
     assert await db.feedback.rating(answer_id, "slack:U1") == -1
-    assert text  # the answer itself was stored
 
 
 async def test_web_chat_post_rates_only_this_browsers_answers(moonshot: Any, db_url: str) -> None:

@@ -9,7 +9,8 @@ from storage import Database
 TABLES = (
     "conversations, participants, messages, usage_records, processed_events, documents, "
     "document_sections, library_entries, workers, instance_secrets, images, conversation_images, "
-    "transcriptions, feedback, answer_posts"
+    "transcriptions, feedback, answer_posts, conversation_summaries, "
+    "admin_links, user_budgets, access_entries, admin_audit"
 )
 
 

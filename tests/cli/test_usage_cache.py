@@ -1,0 +1,128 @@
+"""What Moonshot's prefix cache saved, where users and operators look: ``/usage`` in a chat and
+``kimi-bot usage``. The cached tokens come from real turns through the emulator's prefix cache
+(or, for the CLI, from ledger rows); the saving is priced from the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.catalog import builtin_catalog
+from core.service import Services, start_services
+from core.types import Author, CollectingSink, ConversationKey, Incoming
+from storage import Database, UsageEntry
+from tests.cli.common import clean_env, kimi_bot
+from tests.conftest import clean_database, make_settings
+
+MODEL = "kimi-k2-0905-preview"  # the catalog prices its cache hits (4.0 in, 1.0 cached per 1M)
+LONG = " ".join(f"word{i}" for i in range(900))  # ~1,200 tokens: several 256-token chunks
+
+
+@pytest.fixture
+async def cached_services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
+    settings = make_settings(moonshot.base_url, db_url, kimi_model=MODEL, kimi_tools=False)  # type: ignore[attr-defined]
+    built = await start_services(settings)
+    await clean_database(built.db)
+    yield built
+    await built.close()
+
+
+async def say(services: Services, text: str) -> str:
+    sink = CollectingSink()
+    incoming = Incoming(
+        ConversationKey(platform="test", chat="cache"), Author(id="test:1", name="Ada"), text
+    )
+    await services.assistant.handle(incoming, sink)
+    return sink.final or "\n".join(sink.replies)
+
+
+async def test_usage_shows_cached_and_fresh_tokens_and_what_caching_saved(
+    cached_services: Services,
+) -> None:
+    await say(cached_services, f"Please read this: {LONG}")
+    await say(cached_services, "And now a short question.")
+    totals = await cached_services.db.usage.totals(user_id="test:1")
+    assert totals.cached_tokens > 0, "the second turn repeats the first one's prefix"
+    spec = builtin_catalog().get(MODEL)
+    saved = totals.cached_tokens * (spec.input_price - spec.cached_input_price) / 1_000_000
+    fresh = totals.prompt_tokens - totals.cached_tokens
+
+    text = await say(cached_services, "/usage")
+
+    today = text.splitlines()[1]
+    assert today.endswith(
+        f"; prompt {totals.cached_tokens:,} cached + {fresh:,} fresh, caching saved ¥{saved:.4f}"
+    ), today
+    assert saved > 0
+
+
+async def test_usage_without_cached_tokens_is_unchanged(cached_services: Services) -> None:
+    await say(cached_services, "hello")
+    text = await say(cached_services, "/usage")
+    assert "cached" not in text and "caching" not in text
+    assert re.match(
+        r"^Today: \d+ tokens \(\d+ in / \d+ out\), ¥[\d.]+, 1 call$", text.splitlines()[1]
+    )
+
+
+def _entry(model: str, prompt: int, cached: int, currency: str = "CNY") -> UsageEntry:
+    spec = builtin_catalog().get(model)
+    return UsageEntry(
+        model=model,
+        prompt_tokens=prompt,
+        completion_tokens=100,
+        cached_tokens=cached,
+        cost=spec.cost(prompt, 100, cached),
+        currency=currency,
+        latency_ms=500,
+        first_token_ms=100,
+        user_id="telegram:1",
+        platform="telegram",
+        chat_key="telegram:1",
+        conversation_id=None,
+        message_id=None,
+    )
+
+
+async def _ledger(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.migrate()
+        when = datetime(2025, 3, 1, 10, tzinfo=UTC)
+        await db.usage.record_at(_entry(MODEL, 10_000, 8_000), when)
+        await db.usage.record_at(_entry(MODEL, 10_000, 0), when)
+        await db.usage.record_at(_entry("moonshot-v1-8k", 2_000, 0), when)
+    finally:
+        await db.close()
+
+
+def test_kimi_bot_usage_shows_fresh_tokens_and_the_saving(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+    asyncio.run(_ledger(url))
+    env = clean_env(tmp_path, DATABASE_URL=url, KIMI_TIMEZONE="UTC")
+
+    table = kimi_bot("usage", "--since", "all", "--by", "model", env=env, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[1].split()[-3:] == ["fresh", "cache", "saved"]
+    rows = {line.split()[0]: line.split()[-2:] for line in lines[3:5]}
+    # 8,000 cached tokens at 4.0 instead of 1.0 per million: ¥0.024 saved
+    assert rows[MODEL] == ["12,000", "¥0.0240"]
+    assert rows["moonshot-v1-8k"] == ["2,000", "¥0.0000"]
+    total = next(line for line in lines if line.startswith("TOTAL"))
+    assert total.split()[-2:] == ["14,000", "¥0.0240"]
+
+    data = json.loads(
+        kimi_bot(
+            "usage", "--since", "all", "--by", "user", "--format", "json", env=env, cwd=tmp_path
+        ).stdout
+    )
+    assert data["rows"][0]["cache_saved"] == pytest.approx(0.024)
+    assert data["rows"][0]["fresh_prompt_tokens"] == 14_000
+    assert data["totals"][0]["cache_saved"] == pytest.approx(0.024)
