@@ -218,6 +218,15 @@ def at(result: RunResult, exchange: int) -> Round | None:
     return next((r for r in result.rounds if r.exchange == exchange), None)
 
 
+def window_of(result: RunResult, last: int, size: int = 10) -> list[Round]:
+    """The last ``size`` exchanges' rounds (51-60 of 60)."""
+    return [r for r in result.rounds if r.exchange > last - size]
+
+
+def mean_cost(result: RunResult, rounds: list[Round]) -> float:
+    return sum(r.cost for r in rounds) / len(rounds) / result.conversations
+
+
 def wanted(exchanges: tuple[int, ...], last: int) -> list[int]:
     return sorted({e for e in exchanges if e < last} | {last})
 
@@ -248,6 +257,13 @@ def report(results: list[RunResult], args: argparse.Namespace) -> None:
                     f"prompt tokens billed per turn ({r.cached_tokens / result.conversations:.0f} "
                     f"cached), {r.cost / result.conversations:.4f} {result.currency} per turn"
                 )
+        window = window_of(result, last)
+        if window:
+            print(
+                f"[{result.mode}] mean over exchanges {window[0].exchange}-{window[-1].exchange}: "
+                f"{sum(r.prompt_tokens for r in window) / len(window) / result.conversations:.0f} "
+                f"prompt tokens, {mean_cost(result, window):.4f} {result.currency} per turn"
+            )
         prompt = sum(r.prompt_tokens for r in result.rounds)
         cached = sum(r.cached_tokens for r in result.rounds)
         print(
@@ -279,6 +295,13 @@ def report(results: list[RunResult], args: argparse.Namespace) -> None:
             print(
                 f"cost at exchange {compare}, compaction on vs off: "
                 f"{(1 - a.cost / b.cost) * 100:.1f} % cheaper (target >= 50 %)"
+            )
+        wa, wb = window_of(on, last), window_of(off, last)
+        if wa and wb and mean_cost(off, wb):
+            print(
+                f"mean cost over exchanges {wa[0].exchange}-{wa[-1].exchange}, compaction on vs "
+                f"off: {(1 - mean_cost(on, wa) / mean_cost(off, wb)) * 100:.1f} % cheaper "
+                "(compaction saw-tooths: a mean over 10 exchanges is steadier than one point)"
             )
     forgot = sum(r.recall_asked - r.recall_passed for r in results)
     print(

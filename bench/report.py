@@ -270,6 +270,11 @@ BENCHMARKS = (
                 "%",
             ),
             Metric(
+                "long conversation: cheaper over exchanges 51-60 (mean) with compaction",
+                r"mean cost over exchanges [\d-]+, compaction on vs off: (-?[\d.]+) % cheaper",
+                unit="%",
+            ),
+            Metric(
                 "long conversation: cached share of prompt tokens (compaction on)",
                 r"^\[on\] cached share of prompt tokens: ([\d.]+) %",
                 unit="%",

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess
+from core.catalog import builtin_catalog
 from core.config import load_settings
 from core.retention import Retention, RetentionPolicy
 from core.runtime import limit_malloc_arenas, release_free_memory_every
@@ -68,9 +69,11 @@ from storage import COMPLETE, IN_PROGRESS
 
 TOKEN = "123456:SOAK-BENCH-TOKEN"
 CHARS_PER_TOKEN = 4  # the emulator's [[len:N]] answers are N characters of short words
+# Every catalog model's limits lifted: the summary model that compacts long conversations too
+# (a 40-minute soak with only the answering models lifted could not compact: 10 RPM).
 UNLIMITED = "".join(
-    f'[models."{model}"]\nrpm = 1000000\ntpm = 1000000000\nconcurrency = 100000\n\n'
-    for model in ("kimi-k2", "moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k")
+    f'[models."{spec.id}"]\nrpm = 1000000\ntpm = 1000000000\nconcurrency = 100000\n\n'
+    for spec in builtin_catalog()
 )
 EVENT_SAMPLE_EVERY = 5.0  # seconds between counts of processed_events
 FLAT = 10.0  # % growth after warm-up still called flat (the report's RSS target)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -123,17 +124,7 @@ class ConsoleQueries:
             .subquery()
         )
         query = (
-            select(
-                Conversation.id,
-                Conversation.platform,
-                Conversation.workspace,
-                Conversation.chat,
-                Conversation.thread,
-                Conversation.generation,
-                Conversation.model,
-                func.coalesce(count.c.n, 0),
-                Conversation.updated_at,
-            )
+            select(*_conversation_columns(func.coalesce(count.c.n, 0)))
             .outerjoin(count, count.c.conversation_id == Conversation.id)
             .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
             .limit(limit)
@@ -144,19 +135,12 @@ class ConsoleQueries:
         return [_conversation(r) for r in rows]
 
     async def conversation(self, conversation_id: int) -> ConversationRow | None:
-        query = select(
-            Conversation.id,
-            Conversation.platform,
-            Conversation.workspace,
-            Conversation.chat,
-            Conversation.thread,
-            Conversation.generation,
-            Conversation.model,
+        messages = (
             select(func.count(Message.id))
             .where(Message.conversation_id == Conversation.id)
-            .scalar_subquery(),
-            Conversation.updated_at,
-        ).where(Conversation.id == conversation_id)
+            .scalar_subquery()
+        )
+        query = select(*_conversation_columns(messages)).where(Conversation.id == conversation_id)
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _conversation(row)
@@ -184,6 +168,21 @@ class ConsoleQueries:
             MessageRow(int(r[0]), r[1], r[2] or "", r[3] or "", r[4], r[5], r[6], _aware(r[7]))
             for r in reversed(rows)
         ]
+
+
+def _conversation_columns(messages: Any) -> tuple[Any, ...]:
+    """The columns :func:`_conversation` reads, in its order; ``messages`` counts them."""
+    return (
+        Conversation.id,
+        Conversation.platform,
+        Conversation.workspace,
+        Conversation.chat,
+        Conversation.thread,
+        Conversation.generation,
+        Conversation.model,
+        messages,
+        Conversation.updated_at,
+    )
 
 
 def _conversation(r: object) -> ConversationRow:

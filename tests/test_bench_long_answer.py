@@ -4,33 +4,12 @@ they claim (one stream vs Partial Mode rounds, the whole answer shown, no 429s).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-from bench.report import BENCHMARKS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.bench_runs import run_bench
 
 
 def test_a_short_long_answer_run_prints_every_number_the_report_reads() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.long_answer",
-            *("--length", "9000", "--token-delay", "0.001", "--repeat", "1"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
-    bench = next(b for b in BENCHMARKS if b.name == "long_answer")
-    found = {m.label: re.search(m.pattern, out, flags=re.S | re.M) for m in bench.metrics}
-    assert all(found.values()), ({label: bool(m) for label, m in found.items()}, out)
+    out = run_bench("long_answer", "--length", "9000", "--token-delay", "0.001", "--repeat", "1")
     for platform in ("telegram", "slack"):
         # 9,000 characters are ~2,250 tokens: one stream at 16,384, two rounds at 2,048.
         assert re.search(rf"^{platform}: first token .*?; 2 vs 1 model calls\)", out, re.M), out

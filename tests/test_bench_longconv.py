@@ -5,33 +5,14 @@ at exchange 1 is recalled at the last one."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-from bench.report import BENCHMARKS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.bench_runs import run_bench
 
 
 def test_a_small_longconv_run_prints_every_number_the_report_reads() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.longconv",
-            *("--conversations", "1", "--exchanges", "60", "--answer-tokens", "20"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_bench(
+        "longconv", "--conversations", "1", "--exchanges", "60", "--answer-tokens", "20"
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
-    bench = next(b for b in BENCHMARKS if b.name == "longconv")
-    found = {m.label: re.search(m.pattern, out, flags=re.S | re.M) for m in bench.metrics}
-    assert all(found.values()), ({label: bool(m) for label, m in found.items()}, out)
     assert re.search(r"^\[on\] HISTORY_MAX_TOKENS=[1-9]\d*: ", out, re.M), out
     assert re.search(r"^\[off\] HISTORY_MAX_TOKENS=0: ", out, re.M), out
     assert "failed turns 0" in out and "failed turns 1" not in out

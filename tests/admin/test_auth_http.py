@@ -15,17 +15,14 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from yarl import URL
 
 from bots.web.admin.auth import COOKIE, LOGIN_COOKIE, same_origin
-from tests.admin.auth_support import ADMIN_TOKEN, csrf_of, log_in, page_csrf, running_console
-
-
-@pytest.fixture
-def console(moonshot, db_url):
-    def start(**settings: object):
-        values: dict[str, object] = {"admin_token": ADMIN_TOKEN}
-        values.update(settings)
-        return running_console(moonshot.base_url, db_url, **values)
-
-    return start
+from tests.admin.auth_support import (
+    ADMIN_TOKEN,
+    csrf_of,
+    follow_link,
+    log_in,
+    page_csrf,
+    running_console,
+)
 
 
 class _HourAgoSigner(TimestampSigner):
@@ -310,17 +307,12 @@ async def test_the_console_is_off_without_token_or_admins_and_says_how(console):
 
 async def test_demo_mode_logs_a_one_time_link(moonshot, db_url, caplog):
     caplog.set_level(logging.WARNING, logger="bots.web.admin.auth")
-    async with running_console(moonshot.base_url, db_url, demo=True) as running:
+    async with running_console(moonshot.base_url, db_url, demo=True, admin_token=None) as running:
         lines = [r.getMessage() for r in caplog.records if "/admin/link/" in r.getMessage()]
         assert len(lines) == 1
         token = lines[0].split("/admin/link/", 1)[1].split()[0]
         client = running.browser()
-        async with client.get(f"/admin/link/{token}") as page:
-            nonce = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
-        async with client.post(
-            f"/admin/link/{token}", data={"csrf": nonce}, allow_redirects=False
-        ) as response:
-            assert response.status == 303
+        assert (await follow_link(client, token)).status == 303
         async with client.get("/admin/audit") as page:
             assert page.status == 200
             assert "demo" in await page.text()

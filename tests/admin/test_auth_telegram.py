@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.admin.auth_support import csrf_of, running_console
+from tests.admin.auth_support import follow_link, running_console
 from tests.telegram.conftest import (  # noqa: F401 (fixtures used by name)
     BOB,
     GROUP,
@@ -48,14 +48,11 @@ async def test_admin_gets_a_one_time_link_in_a_private_chat_only(
     assert "/admin/link/" not in " ".join(visible(tg, GROUP))
     assert moonshot.requests == [], "no model call for /admin"
 
-    async with running_console(moonshot.base_url, sqlite_url, admins=f"telegram:{USER}") as console:
+    async with running_console(
+        moonshot.base_url, sqlite_url, admins=f"telegram:{USER}", admin_token=None
+    ) as console:
         client = console.browser()
-        async with client.get(f"/admin/link/{token}") as page:
-            nonce = csrf_of(await page.text())
-        async with client.post(
-            f"/admin/link/{token}", data={"csrf": nonce}, allow_redirects=False
-        ) as response:
-            assert response.status == 303
+        assert (await follow_link(client, token)).status == 303
         async with client.get("/admin/audit") as page:
             assert page.status == 200
             assert f"telegram:{USER}" in await page.text()

@@ -18,6 +18,7 @@ from core.console import window
 from core.limits.backend import scaled
 from core.usage_report import amounts, money, usage_periods
 from emulators.moonshot.scripts import Fault
+from tests.admin.auth_support import log_in
 from tests.admin.conftest import ledger_row, seed
 from tests.web.conftest import send
 from tests.web.demo_server import clean_env
@@ -97,9 +98,7 @@ async def test_every_page_needs_a_login(admin_console):
                 assert response.status == 303, path
                 assert response.headers["Location"] == "/admin/login"
         wrong = console.browser()
-        from tests.admin.conftest import login
-
-        refused = await login(wrong, "not-the-token")
+        refused = await log_in(wrong, "not-the-token")
         assert refused.status == 401
         async with wrong.get("/admin/usage", allow_redirects=False) as response:
             assert response.status == 303

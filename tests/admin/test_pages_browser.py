@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,31 +15,11 @@ import pytest
 
 from core.console import window
 from core.usage_report import amounts, money, usage_periods
-from tests.admin.conftest import ADMIN_TOKEN, ledger_row, seed
+from tests.admin.auth_support import ADMIN_TOKEN, new_page
+from tests.admin.conftest import ledger_row, seed
 from tests.web.demo_server import clean_env, demo_server
-from tests.web.test_browser import CHROMIUM_ARGS, chromium_path
 
 KIMI_BOT = str(Path(sys.executable).with_name("kimi-bot"))
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def new_page(browser, **options):  # type: ignore[no-untyped-def]
-    context = await browser.new_context(**options)
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    return page
 
 
 async def sign_in(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -57,19 +36,6 @@ async def chat_once(page, base_url: str, text: str) -> None:  # type: ignore[no-
     await page.keyboard.press("Enter")
     await page.locator(".msg.assistant").first.wait_for()
     await page.wait_for_function("() => !document.querySelector('#send').disabled")
-
-
-async def cli_csv(tmp_path: Path, database_url: str, tz: str, by: str, since: str) -> bytes:
-    env = clean_env(tmp_path, DATABASE_URL=database_url, KIMI_TIMEZONE=tz)
-    process = await asyncio.create_subprocess_exec(
-        *(KIMI_BOT, "usage", "--by", by, "--since", since, "--format", "csv"),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    printed, errors = await process.communicate()
-    assert process.returncode == 0, errors
-    return printed
 
 
 async def test_an_operator_sees_what_the_deployment_costs(
@@ -150,7 +116,13 @@ async def test_an_operator_sees_what_the_deployment_costs(
         download = await started.value
         exported = await asyncio.to_thread(Path(await download.path()).read_bytes)
         since_text = window("week", now, tz).since_text
-        printed = await cli_csv(tmp_path, sqlite_url, settings.kimi_timezone, "model", since_text)
+        printed = await usage_cli(
+            tmp_path,
+            *("--by", "model", "--since", since_text),
+            fmt="csv",
+            DATABASE_URL=sqlite_url,
+            KIMI_TIMEZONE=settings.kimi_timezone,
+        )
         assert exported == printed
 
         # Log out: the console asks for the token again.
@@ -216,11 +188,12 @@ async def test_kimi_bot_run_serves_the_console_with_the_commands_numbers(browser
         assert b"kimi-k2" in exported
 
 
-async def usage_cli(home: Path, *args: str, fmt: str = "json") -> bytes:
-    """``kimi-bot usage`` in the same fresh shell as the server (same default database)."""
+async def usage_cli(home: Path, *args: str, fmt: str = "json", **env: str) -> bytes:
+    """``kimi-bot usage`` in a fresh shell under ``home`` (``env`` on top): the server's
+    shell, or its settings, so it reads the same database."""
     process = await asyncio.create_subprocess_exec(
         *(KIMI_BOT, "usage", *args, "--format", fmt),
-        env=clean_env(home),
+        env=clean_env(home, **env),
         cwd=home,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -5,38 +5,14 @@ tries to change a budget is refused (from another site and from another origin).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from aiohttp import web
 
 from bots.http import HttpServer
 from bots.web.sessions import COOKIE as CHAT_COOKIE
-from tests.admin.auth_support import ADMIN_TOKEN, running_console
-from tests.web.test_browser import CHROMIUM_ARGS, chromium_path
+from tests.admin.auth_support import ADMIN_TOKEN, new_page
 
 REFUSED = "You have used your daily budget"
 NOT_ALLOWED = "this bot is private"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def _new_page(browser):  # type: ignore[no-untyped-def]
-    context = await browser.new_context()
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    return page
 
 
 async def _ask(page, base_url: str, text: str) -> str:  # type: ignore[no-untyped-def]
@@ -65,12 +41,10 @@ async def _sign_in(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     await page.wait_for_url(f"{base_url}/admin")
 
 
-async def test_a_budget_changed_in_the_browser_is_enforced_in_the_chat(
-    browser, moonshot, sqlite_url
-):
-    async with running_console(moonshot.base_url, sqlite_url, admin_token=ADMIN_TOKEN) as running:
+async def test_a_budget_changed_in_the_browser_is_enforced_in_the_chat(browser, admin_console):
+    async with admin_console() as running:
         base = running.base_url
-        page = await _new_page(browser)
+        page = await new_page(browser)
         assert REFUSED not in await _ask(page, base, "What is 2 + 2?")
         [cookie] = [c for c in await page.context.cookies() if c["name"] == CHAT_COOKIE]
         user = f"web:{running.chat._cookies._serializer.loads(cookie['value'])['id']}"
@@ -105,8 +79,8 @@ async def test_a_budget_changed_in_the_browser_is_enforced_in_the_chat(
         assert NOT_ALLOWED in await _ask(page, base, "Still there?")
 
 
-async def test_a_form_on_another_site_cannot_change_a_budget(browser, moonshot, sqlite_url):
-    async with running_console(moonshot.base_url, sqlite_url, admin_token=ADMIN_TOKEN) as running:
+async def test_a_form_on_another_site_cannot_change_a_budget(browser, admin_console):
+    async with admin_console() as running:
         base = running.base_url
         target = f"{base}/admin/settings/budgets"
         attack = (
@@ -125,7 +99,7 @@ async def test_a_form_on_another_site_cannot_change_a_budget(browser, moonshot, 
         other = HttpServer(app, "127.0.0.1", 0)
         await other.start()
         try:
-            page = await _new_page(browser)
+            page = await new_page(browser)
             await _sign_in(page, base)
             # "localhost" is another site than "127.0.0.1": the Strict cookie stays home, so
             # the POST arrives signed out and is sent to the login.

@@ -11,28 +11,12 @@ import pytest
 from core.access import ConsoleEntries
 from core.budgets import UserBudget, UserOverrides
 from core.service import start_services
-from tests.admin.auth_support import (
-    ADMIN_TOKEN,
-    log_in,
-    page_csrf,
-    running_console,
-    web_user_id,
-)
+from tests.admin.auth_support import ADMIN_TOKEN, log_in, page_csrf, web_user_id
 from tests.conftest import make_settings
 from tests.web.conftest import send, texts_of
 
 REFUSED = "You have used your daily budget"
 NOT_ALLOWED = "this bot is private"
-
-
-@pytest.fixture
-def console(moonshot, db_url):
-    def start(**settings: object):
-        values: dict[str, object] = {"admin_token": ADMIN_TOKEN}
-        values.update(settings)
-        return running_console(moonshot.base_url, db_url, **values)
-
-    return start
 
 
 async def _post(client, path: str, form: dict[str, str]) -> tuple[int, str]:

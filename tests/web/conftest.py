@@ -13,27 +13,16 @@ from bots.http import HttpServer, build_app
 from bots.web import WebChatAdapter
 from core.service import start_services
 from tests.conftest import make_settings
+from tests.support.browsers import BrowserPool
 
 
-class WebChat:
+class WebChat(BrowserPool):
     """One server; ``browser()`` gives a client with its own cookie jar (a separate browser)."""
 
     def __init__(self, base_url: str, adapter: WebChatAdapter, services: Any) -> None:
-        self.base_url = base_url
+        super().__init__(base_url)
         self.adapter = adapter
         self.services = services
-        self._clients: list[aiohttp.ClientSession] = []
-
-    def browser(self) -> aiohttp.ClientSession:
-        client = aiohttp.ClientSession(
-            base_url=self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)
-        )
-        self._clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self._clients:
-            await client.close()
 
 
 @asynccontextmanager

@@ -163,6 +163,26 @@ def _summary(labels: Sequence[str], totals: Sequence[float], fmt: Format) -> str
     return "; ".join(shown) if shown else "no data"
 
 
+def _bar(
+    name: str,
+    label: str,
+    value: float,
+    box: tuple[float, float, float, float],
+    colour: str,
+    fmt: Format,
+) -> str:
+    """One bar at ``box`` (x, top, width, height; at least half a pixel tall), with the data
+    attributes the browser tests read and the value as its tooltip."""
+    x, top, width, height = box
+    return (
+        f'<rect class="bar" data-series="{escape(name, quote=True)}" '
+        f'data-label="{escape(label, quote=True)}" data-value="{value!r}" '
+        f'x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" '
+        f'height="{max(0.5, height):.1f}" fill="{colour}">'
+        f"<title>{escape(f'{label} · {name}: {fmt(value)}')}</title></rect>"
+    )
+
+
 def bar_chart(
     chart_id: str,
     title: str,
@@ -196,13 +216,8 @@ def bar_chart(
             if value <= 0:
                 continue
             y_top, y_bottom = canvas.y(bottom + value), canvas.y(bottom)
-            body.append(
-                f'<rect class="bar" data-series="{escape(s.name, quote=True)}" '
-                f'data-label="{escape(label, quote=True)}" data-value="{value!r}" '
-                f'x="{x + (w - bar_w) / 2:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" '
-                f'height="{max(0.5, y_bottom - y_top):.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
-                f"<title>{escape(f'{label} · {s.name}: {fmt(value)}')}</title></rect>"
-            )
+            box = (x + (w - bar_w) / 2, y_top, bar_w, y_bottom - y_top)
+            body.append(_bar(s.name, label, value, box, PALETTE[k % len(PALETTE)], fmt))
             bottom += value
         if totals[i] > 0:
             vx, vy = x + w / 2, canvas.y(totals[i]) - 4
@@ -241,13 +256,10 @@ def _grouped(
                 continue
             bx = x + w * 0.1 + k * inner
             y_top, base = canvas.y(value), canvas.y(0)
+            box = (bx, y_top, max(1.0, inner - 2), base - y_top)
             body.append(
-                f'<rect class="bar" data-series="{escape(s.name, quote=True)}" '
-                f'data-label="{escape(label, quote=True)}" data-value="{value!r}" '
-                f'x="{bx:.1f}" y="{y_top:.1f}" width="{max(1.0, inner - 2):.1f}" '
-                f'height="{max(0.5, base - y_top):.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
-                f"<title>{escape(f'{label} · {s.name}: {fmt(value)}')}</title></rect>"
-                f'<text class="value" x="{bx + inner / 2:.1f}" y="{y_top - 4:.1f}" '
+                _bar(s.name, label, value, box, PALETTE[k % len(PALETTE)], fmt)
+                + f'<text class="value" x="{bx + inner / 2:.1f}" y="{y_top - 4:.1f}" '
                 f'text-anchor="middle" font-size="10" fill="#18181b">{escape(fmt(value))}</text>'
             )
     body += _legend(series, height - 8, width)
