@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from core import errors, texts
+from core.memory.summarizer import Summarizer
 from core.phrases import LANGUAGES
 from core.tokens import raw_estimate
 from core.vocabulary import ConversationKey
@@ -63,28 +63,6 @@ _REQUEST_STARTS = tuple(
 )
 
 Announce = Callable[[str], Awaitable[None]]
-
-
-class PartSummary(Protocol):
-    @property
-    def text(self) -> str: ...
-
-
-class PartSummarizer(Protocol):
-    """What summarizing in parts needs of :class:`core.memory.summarizer.Summarizer`."""
-
-    async def summarize(
-        self,
-        transcript: str,
-        *,
-        conversation: ConversationRecord,
-        user_id: str,
-        platform: str,
-        max_tokens: int | None = None,
-        instructions: str | None = None,
-    ) -> PartSummary: ...
-
-    def model_window(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +110,7 @@ async def conversation_summary(
     lang: str,
     window_tokens: int,
     *,
-    summarizer: PartSummarizer | None = None,
+    summarizer: Summarizer | None = None,
     user_id: str = "",
     announce: Announce | None = None,
 ) -> SummaryRequest:
@@ -163,7 +141,7 @@ class _InParts:
 
     def __init__(
         self,
-        summarizer: PartSummarizer,
+        summarizer: Summarizer,
         conversation: ConversationRecord,
         user_id: str,
         platform: str,
