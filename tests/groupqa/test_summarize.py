@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 
 from core import texts
@@ -89,23 +91,24 @@ async def test_a_long_transcript_keeps_the_newest_messages_that_fit(services):
     assert request.say == texts.text("summarize_trimmed", "en", kept=len(lines), count=40)
 
 
-@pytest.fixture
-async def slack_bot(emu, moonshot, sqlite_url):  # noqa: F811
-    """A Slack worker over HTTP (the module's ``start_bot`` is Telegram's)."""
+@asynccontextmanager
+async def running_slack_bot(emu, moonshot_url: str, database_url: str, **settings: object):  # noqa: F811
+    """A Slack worker over HTTP against the emulators, with settings as overrides."""
     from bots.http import HttpServer, build_app
     from bots.slack import SlackAdapter
     from core.service import start_services
     from tests.conftest import make_settings
     from tests.slack.conftest import BOT_TOKEN, SECRET, SlackBot
 
-    settings = make_settings(
-        moonshot.base_url,
-        sqlite_url,
+    built = make_settings(
+        moonshot_url,
+        database_url,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SECRET,
         slack_api_url=emu.api_url,
+        **settings,
     )
-    services = await start_services(settings)
+    services = await start_services(built)
     adapter = SlackAdapter(services)
     server = HttpServer(build_app(services.db, adapter.routes()), "127.0.0.1", 0)
     await server.start()
@@ -113,8 +116,17 @@ async def slack_bot(emu, moonshot, sqlite_url):  # noqa: F811
     await adapter.start()
     emu.events_url = bot.events_url
     emu.commands_url = bot.events_url.replace("/events", "/commands")
-    yield bot
-    await bot.close()
+    try:
+        yield bot
+    finally:
+        await bot.close()
+
+
+@pytest.fixture
+async def slack_bot(emu, moonshot, sqlite_url):  # noqa: F811
+    """A Slack worker over HTTP (the module's ``start_bot`` is Telegram's)."""
+    async with running_slack_bot(emu, moonshot.base_url, sqlite_url) as bot:
+        yield bot
 
 
 async def test_slack_kimi_summarize_in_a_channel_uses_what_is_stored_there(

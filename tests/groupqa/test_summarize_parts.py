@@ -17,6 +17,7 @@ from core.tokens import raw_estimate
 from core.types import ConversationKey
 from emulators.moonshot.scripts import Fault
 from storage.models import UsageRecord
+from tests.groupqa.test_summarize import running_slack_bot
 from tests.slack.conftest import emu  # noqa: F401 (fixture)
 from tests.telegram.conftest import BOB, GROUP, USER, Bot, handled, visible
 
@@ -184,34 +185,17 @@ async def small_slack_bot(
     tmp_path: Path,
 ) -> Any:
     """A Slack worker over HTTP whose models read little at once."""
-    from bots.http import HttpServer, build_app
-    from bots.slack import SlackAdapter
-    from core.service import start_services
-    from tests.conftest import make_settings
-    from tests.slack.conftest import BOT_TOKEN, SECRET, SlackBot
-
     models = tmp_path / "models.toml"
     models.write_text(SLACK_MODELS)
-    settings = make_settings(
+    async with running_slack_bot(
+        emu,
         moonshot.base_url,
         sqlite_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=emu.api_url,
         kimi_models_file=str(models),
         summary_model="moonshot-v1-8k",
         history_max_tokens=0,
-    )
-    services = await start_services(settings)
-    adapter = SlackAdapter(services)
-    server = HttpServer(build_app(services.db, adapter.routes()), "127.0.0.1", 0)
-    await server.start()
-    bot = SlackBot(services, adapter, server)
-    await adapter.start()
-    emu.events_url = bot.events_url
-    emu.commands_url = bot.events_url.replace("/events", "/commands")
-    yield bot
-    await bot.close()
+    ) as bot:
+        yield bot
 
 
 async def test_slack_kimi_summarize_reads_a_long_channel_in_parts(
