@@ -332,10 +332,11 @@ class Assistant:
             if task is not None:
                 self._running[conversation.id] = task
             try:
-                if incoming.attachments and not await self._ingest(
-                    conversation.id, incoming, user_message_id, sink
-                ):
-                    return None
+                if incoming.attachments:
+                    if not await self._ingest(conversation.id, incoming, user_message_id, sink):
+                        return None
+                    # What it holds now includes this message's documents and images.
+                    conversation = await self.db.conversations.get(conversation.id) or conversation
                 return await self._turns.run(
                     conversation, self.model_for(conversation), incoming, user_message_id, sink
                 )

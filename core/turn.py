@@ -180,7 +180,7 @@ class Turn:
         await self._prepare_documents()
         await self._prepare_vision()
         if self._services.compactor is not None:  # read once: a retry builds the same prefix
-            self._summary = await self._services.db.summaries.latest(self._conversation.id)
+            self._summary = await self._latest_summary()
         try:
             self._context = await self._build_context(
                 self._model.context_window - self._output.reserve
@@ -243,6 +243,13 @@ class Turn:
             lang=self._lang,
         )
 
+    async def _latest_summary(self) -> SummaryRecord | None:
+        """The summary in use; no lookup when the conversation was read without one."""
+        contents = self._conversation.contents
+        if contents is not None and contents.summary_id is None:
+            return None
+        return await self._services.db.summaries.latest(self._conversation.id)
+
     async def _build_context(self, budget: int) -> BuiltContext:
         """History that fits ``budget`` tokens, ending with this turn's user message."""
         incoming = self._incoming
@@ -266,11 +273,16 @@ class Turn:
             question_system=self._documents.system_messages
             if self._documents.per_question
             else None,
-            image_budget=(
-                self._services.settings.image_context_tokens if self._model.vision else None
-            ),
+            image_budget=self._image_budget(),
             summary=self._summary,
         )
+
+    def _image_budget(self) -> int | None:
+        """Tokens of images to show; None when the model cannot see or there are none."""
+        contents = self._conversation.contents
+        if not self._model.vision or (contents is not None and not contents.images):
+            return None
+        return self._services.settings.image_context_tokens
 
     async def _stream_rounds(self) -> None:
         """Stream the answer through the tool loop; if the context is still too long for

@@ -4,21 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from storage.models import Conversation, Participant, utcnow
-from storage.records import ConversationKey, ConversationRecord
+from storage.models import (
+    Conversation,
+    ConversationImage,
+    ConversationSummary,
+    LibraryEntry,
+    Participant,
+    utcnow,
+)
+from storage.records import ConversationContents, ConversationKey, ConversationRecord
+
+# Read with every conversation (correlated subqueries on indexed columns; built once).
+_CONTENTS = (
+    exists().where(LibraryEntry.conversation_id == Conversation.id).label("has_documents"),
+    exists().where(ConversationImage.conversation_id == Conversation.id).label("has_images"),
+    select(ConversationSummary.id)
+    .where(ConversationSummary.conversation_id == Conversation.id)
+    .order_by(ConversationSummary.through_id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("summary_id"),
+)
+_WITH_CONTENTS = (*Conversation.__table__.columns, *_CONTENTS)
 
 
-def _record(row: Any) -> ConversationRecord:
-    """From an ORM object or a Core row: both expose the columns as attributes."""
+def _record(row: Any, *, new: bool = False) -> ConversationRecord:
+    """From an ORM object or a Core row: both expose the columns as attributes. A row read
+    with :data:`_WITH_CONTENTS` carries what the conversation holds; a ``new`` one holds
+    nothing yet."""
     key = ConversationKey(
         platform=row.platform, workspace=row.workspace, chat=row.chat, thread=row.thread
     )
+    contents = None
+    if new:
+        contents = ConversationContents(documents=False, images=False, summary_id=None)
+    elif hasattr(row, "has_documents"):
+        contents = ConversationContents(
+            documents=bool(row.has_documents),
+            images=bool(row.has_images),
+            summary_id=row.summary_id,
+        )
     return ConversationRecord(
         id=row.id,
         key=key,
@@ -27,6 +58,7 @@ def _record(row: Any) -> ConversationRecord:
         model=row.model,
         system_prompt=row.system_prompt,
         options=dict(row.options or {}),
+        contents=contents,
     )
 
 
@@ -69,7 +101,7 @@ class ConversationRepository:
     async def active(self, key: ConversationKey) -> ConversationRecord | None:
         """The newest generation for this key, or None if the chat never spoke."""
         query = (
-            select(*Conversation.__table__.columns)
+            select(*_WITH_CONTENTS)
             .where(*_key_filter(key))
             .order_by(Conversation.generation.desc())
             .limit(1)
@@ -128,10 +160,10 @@ class ConversationRepository:
             if existing is None:
                 raise
             return existing
-        return _record(row)
+        return _record(row, new=True)
 
     async def get(self, conversation_id: int) -> ConversationRecord | None:
-        query = select(*Conversation.__table__.columns).where(Conversation.id == conversation_id)
+        query = select(*_WITH_CONTENTS).where(Conversation.id == conversation_id)
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
         return _record(row) if row else None

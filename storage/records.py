@@ -9,7 +9,25 @@ from typing import Any
 
 from core.vocabulary import ConversationKey
 
-__all__ = ["ConversationKey", "ConversationRecord", "StoredMessage", "UsageEntry", "UsageTotals"]
+__all__ = [
+    "ConversationContents",
+    "ConversationKey",
+    "ConversationRecord",
+    "StoredMessage",
+    "UsageEntry",
+    "UsageTotals",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationContents:
+    """What a conversation holds besides its messages, read in the same statement as the
+    conversation: a plain chat's turn then skips the lookups it would find empty (each is a
+    round trip through the database driver, a few milliseconds of a turn's overhead)."""
+
+    documents: bool  # any library entry
+    images: bool  # any image linked to one of its messages
+    summary_id: int | None  # the summary in use (the newest), None before the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +39,8 @@ class ConversationRecord:
     model: str | None
     system_prompt: str | None
     options: dict[str, Any] = field(default_factory=dict)
+    # None: not read with the conversation (a record built elsewhere): look everything up.
+    contents: ConversationContents | None = None
 
 
 @dataclass(frozen=True, slots=True)

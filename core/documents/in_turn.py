@@ -48,6 +48,8 @@ class DocumentContext:
     ) -> DocumentTurn:
         if self._library is None:
             return DocumentTurn(model)
+        if conversation.contents is not None and not conversation.contents.documents:
+            return DocumentTurn(model)  # read with the conversation: nothing to look up
         documents = await self._library.documents(conversation.id)
         if not documents:
             return DocumentTurn(model)

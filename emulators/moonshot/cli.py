@@ -12,6 +12,8 @@ import sys
 from core.catalog import CatalogError, load_catalog
 from emulators.moonshot.server import MoonshotEmulator
 
+KEEP_REQUESTS = 1000
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -26,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-limits", action="store_true", help="do not enforce RPM/TPM/concurrency"
     )
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between chunks")
+    parser.add_argument(
+        "--keep-requests",
+        type=int,
+        default=KEEP_REQUESTS,
+        help="how many of the newest requests /_emulator/requests keeps (0: all; a long soak keeping "
+        "every request grew this process to ~1 GB and slowed it)",
+    )
     return parser
 
 
@@ -45,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         token_delay=args.token_delay,
         accept_any_key=args.any_key,
         access_log=True,
+        keep_requests=args.keep_requests or None,
     )
     try:
         asyncio.run(_serve(emulator, args.host, args.port, "any" if args.any_key else args.api_key))

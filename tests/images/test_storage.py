@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
-from sqlalchemy import Connection, inspect, update
+from sqlalchemy import Connection, insert, inspect, update
 
 from core.retention import Retention, RetentionPolicy
 from storage import Database
 from storage.migrate import alembic_config, current_revision, upgrade
-from storage.models import Image
+from storage.models import Conversation, Image
 from tests.images.samples import sha, still
 
 
@@ -30,18 +30,29 @@ async def _downgrade(db: Database, revision: str) -> None:
         await connection.run_sync(_run)
 
 
-async def _linked_image(db: Database, data: bytes, chat: str = "1") -> int:
+async def _conversation_at_0008(db: Database) -> int:
+    """A conversation row written directly: the repository also reads tables added later
+    (the summaries of migration 0011), which a database at 0008 does not have yet."""
+    statement = insert(Conversation).values(platform="telegram", chat="1")
+    async with db.engine.begin() as connection:
+        return (await connection.execute(statement.returning(Conversation.id))).scalar_one()
+
+
+async def _linked_image(
+    db: Database, data: bytes, chat: str = "1", conversation_id: int | None = None
+) -> int:
     from storage import ConversationKey
 
-    conversation = await db.conversations.get_or_create(
-        ConversationKey("telegram", chat), is_group=False
-    )
-    message_id = await db.messages.add(conversation.id, "user", "look")
+    if conversation_id is None:
+        conversation_id = (
+            await db.conversations.get_or_create(ConversationKey("telegram", chat), is_group=False)
+        ).id
+    message_id = await db.messages.add(conversation_id, "user", "look")
     image = await db.images.create(
         sha256=sha(data), format="png", width=64, height=32, data=data, token_count=15
     )
     number = await db.images.link(
-        conversation.id,
+        conversation_id,
         message_id,
         image.id,
         position=0,
@@ -51,7 +62,7 @@ async def _linked_image(db: Database, data: bytes, chat: str = "1") -> int:
         added_by_name="Alice",
     )
     assert number == 1
-    return conversation.id
+    return conversation_id
 
 
 async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
@@ -63,7 +74,9 @@ async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
         assert await current_revision(db.engine) == "0008"
         assert {"images", "conversation_images"} <= await _tables(db)
         data = still("PNG")
-        conversation_id = await _linked_image(db, data)
+        conversation_id = await _linked_image(
+            db, data, conversation_id=await _conversation_at_0008(db)
+        )
         again = await db.images.create(
             sha256=sha(data), format="png", width=64, height=32, data=data, token_count=99
         )
