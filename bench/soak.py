@@ -58,6 +58,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from bench.common import EMULATOR_KEY, moonshot_subprocess
 from core.catalog import builtin_catalog
 from core.config import load_settings
@@ -157,6 +159,13 @@ class Stats:
     event_rows: array[float] = field(default_factory=samples)  # processed_events rows then
     event_rows_end: int = 0  # after the load
     event_samples_lost: int = 0
+    # Once a minute: answers completed so far, and the answering model's prompt and cached
+    # tokens billed so far (the metrics' counters): prompt tokens per answer by minute.
+    answered_at_minute: array[float] = field(default_factory=samples)
+    prompt_at_minute: array[float] = field(default_factory=samples)
+    cached_at_minute: array[float] = field(default_factory=samples)
+    summaries: int = 0  # compactions stored by the end
+    compaction_failures: int = 0
 
     def note_first(self, seconds: float) -> None:
         """A time to first token, with the minute of the load it was seen in."""
@@ -344,6 +353,20 @@ async def sample_event_rows(stats: Stats, services: Services, started: float) ->
         await asyncio.sleep(EVENT_SAMPLE_EVERY)
 
 
+def billed_tokens(model: str, kind: str) -> float:
+    return REGISTRY.get_sample_value("kimi_tokens_total", {"model": model, "kind": kind}) or 0.0
+
+
+async def sample_prompt_tokens(stats: Stats, model: str) -> None:
+    """What each answer's request carried, minute by minute (the history grows, then the
+    memory compacts it)."""
+    while True:
+        await asyncio.sleep(60)
+        stats.answered_at_minute.append(sum(stats.turns.values()))
+        stats.prompt_at_minute.append(billed_tokens(model, "prompt"))
+        stats.cached_at_minute.append(billed_tokens(model, "cached"))
+
+
 async def sample_loop_lag(stats: Stats) -> None:
     """How late a 100 ms timer fires: the event loop's own queueing delay."""
     while True:
@@ -417,6 +440,7 @@ async def run(args: argparse.Namespace) -> int:
                         asyncio.create_task(sample_rss(stats, tg)),
                         asyncio.create_task(sample_event_rows(stats, services, started)),
                         asyncio.create_task(sample_loop_lag(stats)),
+                        asyncio.create_task(sample_prompt_tokens(stats, settings.kimi_model)),
                         # as `kimi-bot run` does (MEMORY_TRIM_EVERY)
                         asyncio.create_task(release_free_memory_every(settings.memory_trim_every)),
                     ]
@@ -435,6 +459,10 @@ async def run(args: argparse.Namespace) -> int:
                 gc.collect()
                 rss_end = rss_mb()
                 left = await leftover_answers(services)
+                stats.summaries = await stored_summaries(services)
+                stats.compaction_failures = int(
+                    REGISTRY.get_sample_value("kimi_errors_total", {"type": "compaction"}) or 0
+                )
             finally:
                 if retention is not None:
                     await retention.stop()
@@ -454,6 +482,37 @@ async def leftover_answers(services: Services) -> int:
     async with services.db.engine.connect() as connection:
         query = select(func.count(Message.id)).where(Message.status == IN_PROGRESS)
         return int((await connection.execute(query)).scalar() or 0)
+
+
+async def stored_summaries(services: Services) -> int:
+    """Compactions stored (one summary row each)."""
+    from sqlalchemy import func, select
+
+    from storage.models import ConversationSummary
+
+    async with services.db.engine.connect() as connection:
+        query = select(func.count(ConversationSummary.id))
+        return int((await connection.execute(query)).scalar() or 0)
+
+
+def report_memory(stats: Stats) -> None:
+    """Prompt tokens per answer by minute, and how often the memory compacted."""
+    answered = [0.0, *stats.answered_at_minute]
+    prompt = [0.0, *stats.prompt_at_minute]
+    cached = [0.0, *stats.cached_at_minute]
+    per_minute = []
+    for m in range(1, len(answered)):
+        done = answered[m] - answered[m - 1]
+        if done > 0:
+            tokens = (prompt[m] - prompt[m - 1]) / done
+            share = (cached[m] - cached[m - 1]) / max(prompt[m] - prompt[m - 1], 1) * 100
+            per_minute.append(f"m{m} {tokens:.0f} ({share:.0f}% cached)")
+    if per_minute:
+        print(f"prompt tokens per answer by minute: {', '.join(per_minute)}")
+    print(
+        f"memory: {stats.summaries} compactions stored, {stats.compaction_failures} failed "
+        "(a failure keeps the full history and retries later)"
+    )
 
 
 def report(
@@ -507,6 +566,7 @@ def report(
         )
     print(f"answers left in progress: {left}")
     report_by_minute(stats)
+    report_memory(stats)
     if telegram_users:
         report_event_rows(args, stats)
     print(
