@@ -1,4 +1,4 @@
-"""The project needs nothing beside its clone: the reference folder next to it (``../shared``) is
+"""The project needs nothing beside its clone: the reference folder next to it (``shared``) is
 read only by the optional real-document corpus layer, which skips without it. (CI used to prove
 this by running the whole suite a second time in a fresh clone; these checks say it directly.)"""
 
@@ -13,7 +13,7 @@ from tests.conftest import find_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bots", "core", "storage", "emulators", "bench", "tests")
-# A path into the sibling folder: "../shared", or "shared" as a path part next to the root.
+# A path into the sibling folder: up one level into it, or "shared" as a path part by the root.
 SIBLING = re.compile(r"""\.\./shared|parent\s*/\s*["']shared["']|["']shared["']\s*/""")
 
 
