@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
 from storage.conversations import upsert_participant
-from storage.database import WriteGate
 from storage.models import Message, UsageRecord, utcnow
 from storage.records import StoredMessage, UsageEntry
 from storage.usage import usage_columns
@@ -44,7 +43,6 @@ class MessageRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._writes = WriteGate(engine)
 
     async def add(
         self,
@@ -79,7 +77,7 @@ class MessageRepository:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             message_id = (await connection.execute(_INSERT, values)).scalar_one()
             if participant and author_id:
                 await upsert_participant(connection, conversation_id, author_id, author_name or "")
@@ -102,7 +100,7 @@ class MessageRepository:
             }
             for role, content, tokens in rows
         ]
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             await connection.execute(insert(Message), values)
 
     async def finish(
@@ -117,7 +115,7 @@ class MessageRepository:
         reasoning: str | None = None,
     ) -> None:
         """Close an answer; its usage rows (one per model call) go in the same transaction."""
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             if usage:
                 await connection.execute(
                     insert(UsageRecord), [usage_columns(entry) for entry in usage]
@@ -138,7 +136,7 @@ class MessageRepository:
     async def fail(self, message_id: int, *, error: str) -> None:
         """Set a user message aside without an answer (over budget, unreadable attachments,
         too long for the window): kept in the history, left out of later contexts."""
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             await connection.execute(
                 update(Message)
                 .where(Message.id == message_id)
@@ -148,7 +146,7 @@ class MessageRepository:
     async def replace_text(self, message_id: int, content: str, token_estimate: int) -> None:
         """A user message's words, once known: a voice message's transcript replaces the
         placeholder it was stored with."""
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             await connection.execute(
                 update(Message)
                 .where(Message.id == message_id)
@@ -158,7 +156,7 @@ class MessageRepository:
     async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
         checkpoint can never overwrite the final text)."""
-        async with self._writes.begin() as connection:
+        async with self._engine.begin() as connection:
             result = await connection.execute(
                 update(Message)
                 .where(Message.id == message_id, Message.status == IN_PROGRESS)
