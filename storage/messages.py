@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
@@ -24,18 +24,6 @@ _COLUMNS = (
     Message.created_at,
     Message.reply_to_id,
 )
-
-# The hot path's statements, built once with bound parameters: building a statement per call
-# (``.values(...)``, ``.where(...)``) was about a millisecond of CPU each, on every turn.
-_INSERT = insert(Message).returning(Message.id)
-_FINISH = update(Message).where(Message.id == bindparam("answer_id"))
-_PAGE = (
-    select(*_COLUMNS)
-    .where(Message.conversation_id == bindparam("conversation_id"))
-    .order_by(Message.id.desc())
-    .limit(bindparam("limit"))
-)
-_PAGE_BEFORE = _PAGE.where(Message.id < bindparam("before_id"))
 
 
 class MessageRepository:
@@ -62,23 +50,27 @@ class MessageRepository:
     ) -> int:
         """Insert a message; with ``participant`` also record its author, in the same transaction."""
         now = utcnow()
-        values = {
-            "conversation_id": conversation_id,
-            "role": role,
-            "content": content,
-            "token_estimate": token_estimate,
-            "status": status,
-            "author_id": author_id,
-            "author_name": author_name,
-            "model": model,
-            "platform_message_id": platform_message_id,
-            "reply_to_id": reply_to_id,
-            "worker_id": worker_id,
-            "created_at": now,
-            "updated_at": now,
-        }
+        statement = (
+            insert(Message)
+            .values(
+                conversation_id=conversation_id,
+                role=role,
+                content=content,
+                token_estimate=token_estimate,
+                status=status,
+                author_id=author_id,
+                author_name=author_name,
+                model=model,
+                platform_message_id=platform_message_id,
+                reply_to_id=reply_to_id,
+                worker_id=worker_id,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(Message.id)
+        )
         async with self._engine.begin() as connection:
-            message_id = (await connection.execute(_INSERT, values)).scalar_one()
+            message_id = (await connection.execute(statement)).scalar_one()
             if participant and author_id:
                 await upsert_participant(connection, conversation_id, author_id, author_name or "")
         return int(message_id)
@@ -121,16 +113,16 @@ class MessageRepository:
                     insert(UsageRecord), [usage_columns(entry) for entry in usage]
                 )
             await connection.execute(
-                _FINISH,
-                {
-                    "answer_id": message_id,
-                    "content": content,
-                    "status": status,
-                    "token_estimate": token_estimate,
-                    "error": error,
-                    "reasoning": reasoning or None,
-                    "updated_at": utcnow(),
-                },
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    content=content,
+                    status=status,
+                    token_estimate=token_estimate,
+                    error=error,
+                    reasoning=reasoning or None,
+                    updated_at=utcnow(),
+                )
             )
 
     async def fail(self, message_id: int, *, error: str) -> None:
@@ -168,11 +160,12 @@ class MessageRepository:
         self, conversation_id: int, *, before_id: int | None = None, limit: int = 32
     ) -> list[StoredMessage]:
         """Up to ``limit`` messages older than ``before_id``, newest first (one index range scan)."""
-        query, values = _PAGE, {"conversation_id": conversation_id, "limit": limit}
+        query = select(*_COLUMNS).where(Message.conversation_id == conversation_id)
         if before_id is not None:
-            query, values["before_id"] = _PAGE_BEFORE, before_id
+            query = query.where(Message.id < before_id)
+        query = query.order_by(Message.id.desc()).limit(limit)
         async with self._engine.connect() as connection:
-            rows = await connection.execute(query, values)
+            rows = await connection.execute(query)
             return [StoredMessage(*row) for row in rows]
 
     async def get(self, message_id: int) -> StoredMessage | None:
