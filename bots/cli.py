@@ -20,7 +20,6 @@ from core.runtime import limit_malloc_arenas
 from core.service import Services, start_services
 
 EMULATOR_KEY = "sk-emulator"
-KEEP_REQUESTS = 1000  # the emulator's own default (emulators.moonshot.cli)
 SHOW_THINKING_HELP = "print a thinking model's reasoning to stderr (dimmed) before its answer"
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--keep-requests",
         type=int,
-        default=KEEP_REQUESTS,
-        help="how many of the newest requests /_emulator/requests keeps (0: all)",
+        help="how many of the newest requests /_emulator/requests keeps (default 1000; 0: all)",
     )
     return parser
 
@@ -258,7 +256,8 @@ def _run_emulator(args: argparse.Namespace) -> int:
         argv += ["--models-file", args.models_file]
     if args.no_limits:
         argv.append("--no-limits")
-    argv += ["--keep-requests", str(args.keep_requests)]
+    if args.keep_requests is not None:  # else the emulator's own default
+        argv += ["--keep-requests", str(args.keep_requests)]
     return emulator_main(argv)
 
 
