@@ -12,7 +12,7 @@ from core.balance_watch import BalanceWatch
 from core.config import Settings
 from core.log_context import bind_worker
 from core.retention import Retention, RetentionPolicy
-from core.runtime import release_free_memory_every
+from core.runtime import EXIT_ALLOWANCE, release_free_memory_every, watch_the_exit
 from core.service import Services, start_services
 from core.vocabulary import ConversationKey
 from core.workers import WorkerPresence
@@ -74,7 +74,7 @@ async def serve(
     services = await start_services(settings, check_served=True)
     bind_worker(services.assistant.worker_id)
     stop = stop or asyncio.Event()
-    _install_signal_handlers(stop)
+    _install_signal_handlers(stop, settings.shutdown_grace + EXIT_ALLOWANCE)
     adapters = configured_adapters(services, demo=demo)
     if services.alerts is not None:
         for adapter in adapters:  # Telegram and Slack can message an admin directly
@@ -195,10 +195,18 @@ def _announce(settings: Settings, port: int, adapters: list[Adapter], *, demo: b
         log.info("operator console: http://%s:%d/admin (sign in first)", host, port)
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
+def _install_signal_handlers(stop: asyncio.Event, exit_within: float) -> None:
+    """SIGINT/SIGTERM start the shutdown; a process still alive ``exit_within`` seconds later
+    prints its stacks and exits (core.runtime.watch_the_exit)."""
     loop = asyncio.get_running_loop()
+
+    def shut_down() -> None:
+        if not stop.is_set():
+            watch_the_exit(exit_within)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, shut_down)
         except (NotImplementedError, RuntimeError):
             pass

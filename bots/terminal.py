@@ -17,6 +17,7 @@ from typing import TextIO
 from core.assistant import Assistant
 from core.attachment_kinds import IMAGE
 from core.conversations import Conversations
+from core.runtime import EXIT_ALLOWANCE, watch_the_exit
 from core.types import Attachment, Author, ConversationKey, Incoming
 from core.vocabulary import COMPLETE
 
@@ -274,6 +275,7 @@ async def chat(assistant: Assistant, conversation: str, *, show_thinking: bool =
             sink = TerminalSink(show_thinking=show_thinking)
             await assistant.handle(terminal_incoming(text, conversation), sink)
     except asyncio.CancelledError:  # Ctrl-C: end the prompt's line, then exit (status 130)
+        watch_the_exit(EXIT_ALLOWANCE)
         sys.stderr.write("\n")
         sys.stderr.flush()
         raise

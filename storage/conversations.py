@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,18 @@ _CONTENTS = (
     .label("summary_id"),
 )
 _WITH_CONTENTS = (*Conversation.__table__.columns, *_CONTENTS)
+# Every turn starts here: built once, with the key as bound parameters.
+_ACTIVE = (
+    select(*_WITH_CONTENTS)
+    .where(
+        Conversation.platform == bindparam("platform"),
+        Conversation.workspace == bindparam("workspace"),
+        Conversation.chat == bindparam("chat"),
+        Conversation.thread == bindparam("thread"),
+    )
+    .order_by(Conversation.generation.desc())
+    .limit(1)
+)
 
 
 def _record(row: Any, *, new: bool = False) -> ConversationRecord:
@@ -84,15 +96,6 @@ async def upsert_participant(
     )
 
 
-def _key_filter(key: ConversationKey) -> tuple[Any, ...]:
-    return (
-        Conversation.platform == key.platform,
-        Conversation.workspace == key.workspace,
-        Conversation.chat == key.chat,
-        Conversation.thread == key.thread,
-    )
-
-
 class ConversationRepository:
     def __init__(self, sessions: async_sessionmaker, engine: AsyncEngine) -> None:
         self._sessions = sessions
@@ -100,14 +103,14 @@ class ConversationRepository:
 
     async def active(self, key: ConversationKey) -> ConversationRecord | None:
         """The newest generation for this key, or None if the chat never spoke."""
-        query = (
-            select(*_WITH_CONTENTS)
-            .where(*_key_filter(key))
-            .order_by(Conversation.generation.desc())
-            .limit(1)
-        )
+        values = {
+            "platform": key.platform,
+            "workspace": key.workspace,
+            "chat": key.chat,
+            "thread": key.thread,
+        }
         async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
+            row = (await connection.execute(_ACTIVE, values)).first()
         return _record(row) if row else None
 
     async def get_or_create(self, key: ConversationKey, *, is_group: bool) -> ConversationRecord:

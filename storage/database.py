@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
@@ -42,3 +50,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class WriteGate:
+    """Write transactions of the hot path (messages: every turn stores two and closes one, and
+    streaming answers checkpoint) take turns here on SQLite, which has one writer at a time.
+
+    Without it, concurrent writers meet in SQLite's busy handler, which sleeps between tries
+    (up to 100 ms each) while holding a pooled connection: under load the pool ran dry and
+    turns failed after SQLAlchemy's 30-second pool timeout. Queued here, a writer holds no
+    connection until its turn, and readers (WAL) are never held up. PostgreSQL has row locks
+    and no gate. Not reentrant: a gated transaction must not open another."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        if self._lock is None:
+            async with self._engine.begin() as connection:
+                yield connection
+            return
+        async with self._lock, self._engine.begin() as connection:
+            yield connection

@@ -1,14 +1,20 @@
-"""The allocator cap `kimi-bot run` applies at start-up."""
+"""The allocator cap `kimi-bot run` applies at start-up, and the watchdog over its exit."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
 from core.runtime import limit_malloc_arenas, release_free_memory, release_free_memory_every
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
@@ -39,3 +45,24 @@ async def test_periodic_release_turned_off_returns_at_once() -> None:
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+
+def test_a_process_stuck_at_exit_prints_its_stacks_and_ends() -> None:
+    """A non-daemon thread that never ends would keep the interpreter from exiting for good."""
+    stuck = textwrap.dedent(
+        """
+        import threading
+        from core.runtime import watch_the_exit
+        never = threading.Event()
+        threading.Thread(target=never.wait, name="never-ends").start()
+        watch_the_exit(0.5)
+        """
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", stuck], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
+    assert result.returncode == 1
+    assert time.monotonic() - started < 20
+    assert "Timeout (0:00:00.500000)!" in result.stderr
+    assert "in wait" in result.stderr, result.stderr  # the stuck thread's stack

@@ -67,11 +67,20 @@ class Worker:
         ):
             return response.status, await response.text()
 
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:  # noqa: ASYNC109
-        """Send ``sig`` and wait for the exit status."""
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:  # noqa: ASYNC109
+        """Send ``sig`` and wait for the exit status. A worker stuck in its shutdown prints its
+        stacks into the log (core.runtime.watch_the_exit), which a failure here shows."""
         if self.running:
             self.process.send_signal(sig)
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        try:
+            status = await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.name} did not exit in {timeout:.0f}s\n{self.log()}"
+            ) from None
+        if status != 0:
+            print(f"{self.name} exited with {status}:\n{self.log()[-20000:]}")
+        return status
 
     async def kill(self) -> None:
         """``kill -9``: no drain, no cleanup, as in a crash."""
