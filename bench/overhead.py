@@ -7,7 +7,10 @@ also stores the user message and the answer, builds the context from history, an
 usage in SQLite. Target: ratio <= 1.03 (issue #18; it was 1.10). Also printed: the process CPU
 of each, which a shared machine disturbs less than wall time.
 
-    python -m bench.overhead [--turns 40]
+All three go through the same HTTP transport (``--transport``, default the engine's
+``KIMI_HTTP_CLIENT`` default, aiohttp), so the ratios are the engine's own work, not a transport's.
+
+    python -m bench.overhead [--turns 40] [--transport aiohttp|httpx]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import openai
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess, summary
 from core.config import load_settings
+from core.kimi import sdk_http_client
 from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 
@@ -67,9 +71,14 @@ async def last_request(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         return (await response.json())[-1]
 
 
-async def main(turns: int) -> dict[str, float]:
+async def main(turns: int, transport: str = "aiohttp") -> dict[str, float]:
     async with moonshot_subprocess("--no-limits", "--token-delay", str(TOKEN_DELAY)) as url:
-        client = openai.AsyncOpenAI(api_key=EMULATOR_KEY, base_url=url, max_retries=0)
+        client = openai.AsyncOpenAI(
+            api_key=EMULATOR_KEY,
+            base_url=url,
+            max_retries=0,
+            http_client=sdk_http_client(transport, 600.0),
+        )
         http = aiohttp.ClientSession()
         with tempfile.TemporaryDirectory() as tmp:
             # The engine's limiter mirrors the brief's 10 RPM for kimi-k2; this benchmark is
@@ -81,6 +90,7 @@ async def main(turns: int) -> dict[str, float]:
                 moonshot_base_url=url,
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
                 kimi_models_file=str(models),
+                kimi_http_client=transport,
                 _env_file=None,
             )
             services = await start_services(settings)
@@ -120,6 +130,7 @@ async def main(turns: int) -> dict[str, float]:
         await http.close()
     ratio = statistics.median(engine) / statistics.median(bare)
     lean_ratio = statistics.median(engine) / statistics.median(lean)
+    print(f"transport       : {transport} (all three)")
     print(f"bare openai SDK : {summary(bare)}")
     print(f"lean SDK call   : {summary(lean)} (extra_body, raw lines: as the engine calls it)")
     print(f"engine turn     : {summary(engine)}")
@@ -141,4 +152,6 @@ async def main(turns: int) -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=40)
-    asyncio.run(main(parser.parse_args().turns))
+    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
+    args = parser.parse_args()
+    asyncio.run(main(args.turns, args.transport))

@@ -17,6 +17,7 @@ import openai
 
 from core.catalog import CURRENCY_SIGNS, Catalog
 from core.config import ConfigError
+from core.kimi import connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,11 @@ class AccountFacts:
             status = exc.status_code
             detail = f"{asked}: HTTP {status} {_message(exc.body)}".rstrip()
             return AccountUnavailable(detail, status=status)
-        if isinstance(exc, openai.APITimeoutError):
-            return AccountUnavailable(f"{asked}: no answer within {self._timeout:.0f}s")
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return AccountUnavailable(f"{asked}: cannot connect ({type(cause).__name__})")
+            failure = connection_failure(exc)
+            if failure is None:
+                return AccountUnavailable(f"{asked}: no answer within {self._timeout:.0f}s")
+            return AccountUnavailable(f"{asked}: cannot connect ({failure})")
         return AccountUnavailable(f"{asked}: {type(exc).__name__}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     )
     kimi_request_timeout: float = Field(default=300.0, gt=0)
     kimi_max_retries: int = Field(default=4, ge=0, le=10)
+    # The openai SDK's HTTP transport: aiohttp (the SDK's DefaultAioHttpClient; half the CPU
+    # per streamed chunk, bench/NOTES.md) or httpx (the SDK's default).
+    kimi_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     kimi_timezone: str = "UTC"
     kimi_web_search: bool = True
     kimi_tools: bool = True

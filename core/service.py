@@ -115,6 +115,7 @@ async def start_services(
         api_key=api_key,
         base_url=settings.moonshot_base_url,
         timeout=settings.kimi_request_timeout,
+        transport=settings.kimi_http_client,
         policy=RetryPolicy(max_retries=settings.kimi_max_retries),
     )
     account = AccountFacts(kimi.sdk, currency=settings.catalog.currency)

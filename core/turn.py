@@ -245,8 +245,7 @@ class Turn:
 
     async def _latest_summary(self) -> SummaryRecord | None:
         """The summary in use; no lookup when the conversation was read without one."""
-        contents = self._conversation.contents
-        if contents is not None and contents.summary_id is None:
+        if self._conversation.known_without_summary:
             return None
         return await self._services.db.summaries.latest(self._conversation.id)
 
@@ -279,8 +278,7 @@ class Turn:
 
     def _image_budget(self) -> int | None:
         """Tokens of images to show; None when the model cannot see or there are none."""
-        contents = self._conversation.contents
-        if not self._model.vision or (contents is not None and not contents.images):
+        if not self._model.vision or self._conversation.known_without_images:
             return None
         return self._services.settings.image_context_tokens
 

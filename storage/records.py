@@ -42,6 +42,19 @@ class ConversationRecord:
     # None: not read with the conversation (a record built elsewhere): look everything up.
     contents: ConversationContents | None = None
 
+    # "Known to have none": False also when the contents are unknown, so callers look them up.
+    @property
+    def known_without_documents(self) -> bool:
+        return self.contents is not None and not self.contents.documents
+
+    @property
+    def known_without_images(self) -> bool:
+        return self.contents is not None and not self.contents.images
+
+    @property
+    def known_without_summary(self) -> bool:
+        return self.contents is not None and self.contents.summary_id is None
+
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:

@@ -48,7 +48,7 @@ class DocumentContext:
     ) -> DocumentTurn:
         if self._library is None:
             return DocumentTurn(model)
-        if conversation.contents is not None and not conversation.contents.documents:
+        if conversation.known_without_documents:
             return DocumentTurn(model)  # read with the conversation: nothing to look up
         documents = await self._library.documents(conversation.id)
         if not documents:

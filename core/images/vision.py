@@ -53,7 +53,7 @@ class VisionSwitch:
     ) -> ModelSpec:
         """The model for a turn: ``model`` unless images are in play and it cannot see them.
         ``base_tokens``: system prompt, documents and question (calibrated estimate)."""
-        if model.vision or (conversation.contents and not conversation.contents.images):
+        if model.vision or conversation.known_without_images:
             return model
         linked = await self._db.images.linked(conversation.id, current_message_id)
         if not linked:

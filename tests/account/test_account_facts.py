@@ -3,6 +3,7 @@ cannot say (the key never appears)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from core.account import AccountFacts, AccountUnavailable
+from core.kimi import sdk_http_client
 from core.service import start_services
 from core.types import Author, CollectingSink
 from tests.cli.common import closed_port
@@ -20,11 +22,22 @@ from tests.support.messages import ask
 WRONG_KEY = "sk-wrong-key-for-account-facts-000"
 
 
-def facts(base_url: str, key: str = EMULATOR_KEY, currency: str = "CNY") -> AccountFacts:
+def facts(
+    base_url: str,
+    key: str = EMULATOR_KEY,
+    currency: str = "CNY",
+    transport: str = "httpx",
+    timeout: float = 5.0,
+) -> AccountFacts:
     return AccountFacts(
-        openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0),
+        openai.AsyncOpenAI(
+            api_key=key,
+            base_url=base_url,
+            max_retries=0,
+            http_client=sdk_http_client(transport, timeout),
+        ),
         currency=currency,
-        timeout=5.0,
+        timeout=timeout,
     )
 
 
@@ -71,11 +84,38 @@ async def test_a_rejected_key_is_named_not_shown(moonshot: Any) -> None:
         assert WRONG_KEY not in str(caught.value)
 
 
-async def test_nothing_listening() -> None:
+@pytest.mark.parametrize(
+    ("transport", "refused"), [("httpx", "ConnectError"), ("aiohttp", "ClientConnectorError")]
+)
+async def test_nothing_listening(transport: str, refused: str) -> None:
+    """A refused connection is named as one with either transport (aiohttp's own exception map
+    calls it a connect timeout)."""
+    account = facts(f"http://127.0.0.1:{closed_port()}/v1", transport=transport)
     with pytest.raises(AccountUnavailable) as caught:
-        await facts(f"http://127.0.0.1:{closed_port()}/v1").served_models()
+        await account.served_models()
     assert caught.value.status is None
-    assert str(caught.value).endswith("/v1: cannot connect (ConnectError)")
+    assert str(caught.value).endswith(f"/v1: cannot connect ({refused})")
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+async def test_a_server_that_never_answers_is_a_timeout(transport: str) -> None:
+    answered = asyncio.Event()
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await answered.wait()  # accepts, reads nothing, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        account = facts(f"http://127.0.0.1:{port}/v1", transport=transport, timeout=1.0)
+        with pytest.raises(AccountUnavailable) as caught:
+            await account.served_models()
+    finally:
+        answered.set()
+        server.close()
+        await server.wait_closed()
+    assert str(caught.value).endswith("/v1: no answer within 1s"), str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ async def test_run_starts_anyway_when_moonshot_cannot_be_asked(tmp_path: Path) -
         assert status == 200
         assert re.search(
             r"WARNING .*cannot ask Moonshot which models it serves \(GET /models at "
-            r"http://127\.0\.0\.1:\d+/v1: cannot connect \(ConnectError\)\); using the whole catalog",
+            r"http://127\.0\.0\.1:\d+/v1: cannot connect \(ClientConnectorError\)\); using the whole catalog",
             worker.log(),
         ), worker.log()
     finally:
