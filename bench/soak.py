@@ -285,7 +285,9 @@ class TelegramLoad:
         await asyncio.sleep(rng.uniform(0, self.load.think[1]))
         turn = 0
         while time.monotonic() < self.load.deadline:
-            known = len(self.tg.messages(chat))
+            # By message id, not by position: trim_telegram_records deletes old messages while
+            # turns are under way, and a count taken before would then skip this turn's answer.
+            known = max((m.message_id for m in self.tg.messages(chat)), default=0)
             started = time.perf_counter()
             started_monotonic = time.monotonic()  # the sink's clock
             update = self.tg.user_message(chat, chat, self.load.question(rng, turn))
@@ -297,7 +299,11 @@ class TelegramLoad:
                 self.load.stats.errors["telegram: no answer within 300 s"] += 1
                 continue
             elapsed = time.perf_counter() - started
-            shown = [m.text or "" for m in self.tg.messages(chat)[known:] if not m.deleted]
+            shown = [
+                m.text or ""
+                for m in self.tg.messages(chat)
+                if m.message_id > known and not m.deleted
+            ]
             if shown and shown[0].startswith("P1.1:") and "incomplete" not in shown[-1]:
                 self.load.stats.turns["telegram"] += 1
                 self.load.stats.turn_time["tg"].append(elapsed)
