@@ -8,6 +8,7 @@ from dataclasses import replace
 from core.types import ConversationKey
 from storage import Database
 from storage.records import ConversationContents
+from tests.images.samples import link_an_image, still
 
 
 async def _read(db: Database, key: ConversationKey):  # type: ignore[no-untyped-def]
@@ -44,19 +45,7 @@ async def test_each_kind_of_content_is_seen_by_the_next_lookup(db: Database) -> 
     assert not after_document.known_without_documents
     assert after_document.known_without_images and after_document.known_without_summary
 
-    image = await db.images.create(
-        sha256="i" * 64, format="png", width=1, height=1, data=b"\x89PNG", token_count=10
-    )
-    await db.images.link(
-        conversation.id,
-        question,
-        image.id,
-        position=1,
-        name="a.png",
-        token_count=10,
-        added_by="1",
-        added_by_name="Ann",
-    )
+    await link_an_image(db, still("PNG"), conversation_id=conversation.id)
     after_image = await _read(db, key)
     assert not after_image.known_without_images
     assert after_image.known_without_summary

@@ -9,7 +9,8 @@ from typing import Any
 
 from PIL import Image
 
-from core.types import Attachment
+from core.types import Attachment, ConversationKey
+from storage import Database
 
 
 def still(fmt: str, size: tuple[int, int] = (64, 32), colour: str = "red") -> bytes:
@@ -65,3 +66,30 @@ def image_parts(request: dict[str, Any]) -> list[tuple[str, bytes]]:
 
 def system_texts(request: dict[str, Any]) -> list[str]:
     return [m["content"] for m in request["messages"] if m["role"] == "system"]
+
+
+async def link_an_image(
+    db: Database, data: bytes, chat: str = "1", conversation_id: int | None = None
+) -> int:
+    """A user message in a conversation (new unless given) carrying ``data`` as its image;
+    returns the conversation's id."""
+    if conversation_id is None:
+        conversation_id = (
+            await db.conversations.get_or_create(ConversationKey("telegram", chat), is_group=False)
+        ).id
+    message_id = await db.messages.add(conversation_id, "user", "look")
+    image = await db.images.create(
+        sha256=sha(data), format="png", width=64, height=32, data=data, token_count=15
+    )
+    number = await db.images.link(
+        conversation_id,
+        message_id,
+        image.id,
+        position=0,
+        name="a.png",
+        token_count=15,
+        added_by="telegram:1",
+        added_by_name="Alice",
+    )
+    assert number == 1
+    return conversation_id

@@ -12,7 +12,7 @@ from core.retention import Retention, RetentionPolicy
 from storage import Database
 from storage.migrate import alembic_config, current_revision, upgrade
 from storage.models import Conversation, Image
-from tests.images.samples import sha, still
+from tests.images.samples import link_an_image, sha, still
 
 
 async def _tables(db: Database) -> set[str]:
@@ -38,33 +38,6 @@ async def _conversation_at_0008(db: Database) -> int:
         return (await connection.execute(statement.returning(Conversation.id))).scalar_one()
 
 
-async def _linked_image(
-    db: Database, data: bytes, chat: str = "1", conversation_id: int | None = None
-) -> int:
-    from storage import ConversationKey
-
-    if conversation_id is None:
-        conversation_id = (
-            await db.conversations.get_or_create(ConversationKey("telegram", chat), is_group=False)
-        ).id
-    message_id = await db.messages.add(conversation_id, "user", "look")
-    image = await db.images.create(
-        sha256=sha(data), format="png", width=64, height=32, data=data, token_count=15
-    )
-    number = await db.images.link(
-        conversation_id,
-        message_id,
-        image.id,
-        position=0,
-        name="a.png",
-        token_count=15,
-        added_by="telegram:1",
-        added_by_name="Alice",
-    )
-    assert number == 1
-    return conversation_id
-
-
 async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
     db = Database(fresh_url)
     try:
@@ -74,7 +47,7 @@ async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
         assert await current_revision(db.engine) == "0008"
         assert {"images", "conversation_images"} <= await _tables(db)
         data = still("PNG")
-        conversation_id = await _linked_image(
+        conversation_id = await link_an_image(
             db, data, conversation_id=await _conversation_at_0008(db)
         )
         again = await db.images.create(
@@ -93,8 +66,8 @@ async def test_0008_adds_the_image_tables_and_goes_back(fresh_url: str) -> None:
 
 async def test_retention_trims_only_images_nobody_links(db: Database) -> None:
     kept, gone = still("PNG", colour="red"), still("PNG", colour="blue")
-    await _linked_image(db, kept, chat="kept")
-    gone_conversation = await _linked_image(db, gone, chat="gone")
+    await link_an_image(db, kept, chat="kept")
+    gone_conversation = await link_an_image(db, gone, chat="gone")
     assert await db.images.forget(gone_conversation, None) == 1
     async with db.engine.begin() as connection:
         await connection.execute(
