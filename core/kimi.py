@@ -142,7 +142,7 @@ class KimiClient:
         idle_timeout: float = 60.0,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        transport: str = "httpx",
+        transport: str = "httpx",  # KIMI_HTTP_CLIENT's value; unset: the SDK's own default
     ) -> None:
         self._sdk = openai.AsyncOpenAI(
             api_key=api_key,
