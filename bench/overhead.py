@@ -27,11 +27,12 @@ import aiohttp
 import openai
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess, summary
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.kimi import sdk_http_client
 from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey, Incoming
 
+ENGINE_TRANSPORT = Settings.model_fields["kimi_http_client"].default  # KIMI_HTTP_CLIENT's default
 QUESTION = " ".join(f"word{i}" for i in range(38))
 TOKEN_DELAY = 0.005  # ~40 chunks -> ~200 ms per answer
 
@@ -71,7 +72,7 @@ async def last_request(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         return (await response.json())[-1]
 
 
-async def main(turns: int, transport: str = "aiohttp") -> dict[str, float]:
+async def main(turns: int, transport: str = ENGINE_TRANSPORT) -> dict[str, float]:
     async with moonshot_subprocess("--no-limits", "--token-delay", str(TOKEN_DELAY)) as url:
         client = openai.AsyncOpenAI(
             api_key=EMULATOR_KEY,
@@ -152,6 +153,6 @@ async def main(turns: int, transport: str = "aiohttp") -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=40)
-    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default=ENGINE_TRANSPORT)
     args = parser.parse_args()
     asyncio.run(main(args.turns, args.transport))
