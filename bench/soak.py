@@ -64,7 +64,11 @@ from bench.common import EMULATOR_KEY, moonshot_subprocess
 from core.catalog import builtin_catalog
 from core.config import load_settings
 from core.retention import Retention, RetentionPolicy
-from core.runtime import limit_malloc_arenas, release_free_memory_every
+from core.runtime import (
+    freeze_startup_objects,
+    limit_malloc_arenas,
+    release_free_memory_every,
+)
 from core.service import Services, start_services
 from core.types import Author, ConversationKey, Incoming
 from storage import COMPLETE, IN_PROGRESS
@@ -99,6 +103,51 @@ def sqlite_memory_mb() -> float:
         return library.sqlite3_memory_used() / 1024 / 1024
     except (OSError, AttributeError):
         return float("nan")
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (malloc.h), every arena summed."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def malloc_mb() -> tuple[float, float]:
+    """glibc's heap: bytes in use (mmapped chunks included) and bytes free but kept, in MB;
+    NaN where there is no ``mallinfo2`` (not glibc, or older than 2.33). RSS growing while
+    the first stays flat is memory the allocator keeps, not live objects."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return float("nan"), float("nan")
+    mb = 1024 * 1024
+    return (info.uordblks + info.hblkhd) / mb, info.fordblks / mb
+
+
+@dataclass
+class Pauses:
+    """Python's garbage collections during the load, per generation: how many, how long."""
+
+    count: Counter[int] = field(default_factory=Counter)
+    seconds: Counter[int] = field(default_factory=Counter)
+    longest: float = 0.0
+    _began: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._began
+        self.count[info["generation"]] += 1
+        self.seconds[info["generation"]] += took
+        self.longest = max(self.longest, took)
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -152,6 +201,9 @@ class Stats:
     rss: array[float] = field(default_factory=samples)
     sqlite: array[float] = field(default_factory=samples)  # SQLite's own allocations, MB
     blocks: array[float] = field(default_factory=samples)  # Python objects' allocated blocks
+    heap_used: array[float] = field(default_factory=samples)  # glibc malloc, in use, MB
+    heap_free: array[float] = field(default_factory=samples)  # glibc malloc, free but kept, MB
+    pauses: Pauses = field(default_factory=Pauses)
     loop_lag: array[float] = field(default_factory=samples)
     cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
     updates: int = 0  # Telegram updates the adapter processed (each claimed once)
@@ -342,6 +394,9 @@ async def sample_rss(stats: Stats, tg: Any | None) -> None:
         stats.rss.append(rss_mb())
         stats.sqlite.append(sqlite_memory_mb())
         stats.blocks.append(sys.getallocatedblocks())
+        used, free = malloc_mb()
+        stats.heap_used.append(used)
+        stats.heap_free.append(free)
         if tg is not None:
             trim_telegram_records(tg)
         await asyncio.sleep(1.0)
@@ -429,7 +484,8 @@ async def run(args: argparse.Namespace) -> int:
                 retention = Retention(services.db, policy, every=window / 4)
             try:
                 async with telegram_side(services, tg is not None) as adapter:
-                    gc.collect()
+                    freeze_startup_objects()  # as `kimi-bot run` does once started
+                    gc.callbacks.append(stats.pauses)
                     rss_start = rss_mb()
                     started = time.monotonic()
                     stats.load_started = started
@@ -459,6 +515,7 @@ async def run(args: argparse.Namespace) -> int:
                     ran = time.monotonic() - started
                     cpu_after = cpu_seconds()
                     stats.cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+                    gc.callbacks.remove(stats.pauses)
                     for sampler in samplers:
                         sampler.cancel()
                     stats.event_rows_end = await services.db.events.count()
@@ -580,6 +637,15 @@ def report(
         f"Moonshot emulator {stats.cpu[1] / ran * 100:.0f}% of a core "
         f"({os.cpu_count()} cores); event-loop lag {percentiles(stats.loop_lag)}"
     )
+    pauses = stats.pauses
+    print(
+        "garbage collections during the load: "
+        + ", ".join(
+            f"generation {g} {pauses.count[g]} x, {pauses.seconds[g] * 1000:.0f} ms in all"
+            for g in range(3)
+        )
+        + f"; longest {pauses.longest * 1000:.1f} ms"
+    )
 
 
 def report_by_minute(stats: Stats) -> None:
@@ -602,6 +668,15 @@ def report_by_minute(stats: Stats) -> None:
         f"minute {last + 1} vs minute 5: first token p50 {p50[last]:.0f} vs {p50[4]:.0f} ms "
         f"(x{p50[last] / p50[4]:.2f}, target <= 1.5); RSS {rss_last:.1f} vs {rss5:.1f} MB "
         f"({(rss_last - rss5) / rss5 * 100:+.1f} %, target within 10 %)"
+    )
+    at5, at_last = (
+        min(len(stats.heap_used) - 1, 5 * 60 - 1),
+        min(len(stats.heap_used) - 1, (last + 1) * 60 - 1),
+    )
+    print(
+        f"  malloc heap in use {stats.heap_used[at_last]:.1f} vs {stats.heap_used[at5]:.1f} MB, "
+        f"free but kept {stats.heap_free[at_last]:.1f} vs {stats.heap_free[at5]:.1f} MB; "
+        f"Python allocated blocks {stats.blocks[at_last]:,.0f} vs {stats.blocks[at5]:,.0f}"
     )
 
 

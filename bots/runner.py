@@ -12,7 +12,12 @@ from core.balance_watch import BalanceWatch
 from core.config import Settings
 from core.log_context import bind_worker
 from core.retention import Retention, RetentionPolicy
-from core.runtime import EXIT_ALLOWANCE, release_free_memory_every, watch_the_exit
+from core.runtime import (
+    EXIT_ALLOWANCE,
+    freeze_startup_objects,
+    release_free_memory_every,
+    watch_the_exit,
+)
 from core.service import Services, start_services
 from core.vocabulary import ConversationKey
 from core.workers import WorkerPresence
@@ -140,6 +145,8 @@ async def serve(
         await retention.start()
         if balance is not None:
             balance.start()  # after the adapters: a low balance at start is a DM already
+        frozen = freeze_startup_objects()
+        log.debug("%d start-up objects kept out of garbage collections", frozen)
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()

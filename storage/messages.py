@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
 from storage.conversations import upsert_participant
@@ -79,11 +79,14 @@ class MessageRepository:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._writes.begin() as connection:
+
+        async def write(connection: AsyncConnection) -> int:
             message_id = (await connection.execute(_INSERT, values)).scalar_one()
             if participant and author_id:
                 await upsert_participant(connection, conversation_id, author_id, author_name or "")
-        return int(message_id)
+            return int(message_id)
+
+        return await self._writes.run(write)
 
     async def add_many(self, conversation_id: int, rows: list[tuple[str, str, int]]) -> None:
         """Bulk import of (role, content, token_estimate) rows, e.g. history from elsewhere."""
@@ -102,8 +105,11 @@ class MessageRepository:
             }
             for role, content, tokens in rows
         ]
-        async with self._writes.begin() as connection:
+
+        async def write(connection: AsyncConnection) -> None:
             await connection.execute(insert(Message), values)
+
+        await self._writes.run(write)
 
     async def finish(
         self,
@@ -117,54 +123,58 @@ class MessageRepository:
         reasoning: str | None = None,
     ) -> None:
         """Close an answer; its usage rows (one per model call) go in the same transaction."""
-        async with self._writes.begin() as connection:
+        closing = {
+            "answer_id": message_id,
+            "content": content,
+            "status": status,
+            "token_estimate": token_estimate,
+            "error": error,
+            "reasoning": reasoning or None,
+            "updated_at": utcnow(),
+        }
+
+        async def write(connection: AsyncConnection) -> None:
             if usage:
                 await connection.execute(
                     insert(UsageRecord), [usage_columns(entry) for entry in usage]
                 )
-            await connection.execute(
-                _FINISH,
-                {
-                    "answer_id": message_id,
-                    "content": content,
-                    "status": status,
-                    "token_estimate": token_estimate,
-                    "error": error,
-                    "reasoning": reasoning or None,
-                    "updated_at": utcnow(),
-                },
-            )
+            await connection.execute(_FINISH, closing)
+
+        await self._writes.run(write)
 
     async def fail(self, message_id: int, *, error: str) -> None:
         """Set a user message aside without an answer (over budget, unreadable attachments,
         too long for the window): kept in the history, left out of later contexts."""
-        async with self._writes.begin() as connection:
-            await connection.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(status=FAILED, error=error, updated_at=utcnow())
-            )
+        statement = (
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=FAILED, error=error, updated_at=utcnow())
+        )
+        await self._writes.run(lambda connection: connection.execute(statement))
 
     async def replace_text(self, message_id: int, content: str, token_estimate: int) -> None:
         """A user message's words, once known: a voice message's transcript replaces the
         placeholder it was stored with."""
-        async with self._writes.begin() as connection:
-            await connection.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
-            )
+        statement = (
+            update(Message)
+            .where(Message.id == message_id)
+            .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
+        )
+        await self._writes.run(lambda connection: connection.execute(statement))
 
     async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
         checkpoint can never overwrite the final text)."""
-        async with self._writes.begin() as connection:
-            result = await connection.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.status == IN_PROGRESS)
-                .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
-            )
-            return bool(result.rowcount)
+        statement = (
+            update(Message)
+            .where(Message.id == message_id, Message.status == IN_PROGRESS)
+            .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
+        )
+
+        async def write(connection: AsyncConnection) -> bool:
+            return bool((await connection.execute(statement)).rowcount)
+
+        return await self._writes.run(write)
 
     async def page(
         self, conversation_id: int, *, before_id: int | None = None, limit: int = 32

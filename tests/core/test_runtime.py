@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core.runtime import limit_malloc_arenas, release_free_memory, release_free_memory_every
+from core.runtime import (
+    limit_malloc_arenas,
+    release_free_memory,
+    release_free_memory_every,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +70,33 @@ def test_a_process_stuck_at_exit_prints_its_stacks_and_ends() -> None:
     assert time.monotonic() - started < 20
     assert "Timeout (0:00:00.500000)!" in result.stderr
     assert "in wait" in result.stderr, result.stderr  # the stuck thread's stack
+
+
+def test_startup_objects_are_frozen_and_startup_garbage_is_collected_first() -> None:
+    """After the freeze a full collection no longer walks what start-up left alive, and a
+    reference cycle start-up dropped was collected, not frozen."""
+    script = textwrap.dedent(
+        """
+        import gc, weakref
+        from core.runtime import freeze_startup_objects
+
+        class Node:
+            pass
+
+        kept = [[i] for i in range(100_000)]  # alive for the process's lifetime
+        cycle = Node(); cycle.me = cycle
+        dropped = weakref.ref(cycle)
+        del cycle
+        tracked_before = len(gc.get_objects())
+        frozen = freeze_startup_objects()
+        print(frozen, tracked_before, len(gc.get_objects()), dropped() is None)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, tracked_before, tracked_after, cycle_collected = done.stdout.split()
+    assert int(frozen) >= 100_000
+    assert int(tracked_after) < int(tracked_before) - 100_000
+    assert cycle_collected == "True"
