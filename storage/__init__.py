@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from storage import migrate
 from storage.conversations import ConversationRepository
-from storage.database import create_engine, session_factory
+from storage.database import WriteGate, create_engine, session_factory
 from storage.documents import DocumentRepository
 from storage.events import EventRepository
 from storage.feedback import FeedbackRepository
@@ -46,17 +46,20 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         sessions = session_factory(self.engine)
+        # One queue for the hot path's writes of every repository: on SQLite they must take
+        # turns with each other, not only within one repository.
+        writes = WriteGate(self.engine)
         self.conversations = ConversationRepository(sessions, self.engine)
-        self.messages = MessageRepository(self.engine)
-        self.usage = UsageRepository(sessions)
-        self.events = EventRepository(sessions)
+        self.messages = MessageRepository(self.engine, writes)
+        self.usage = UsageRepository(sessions, writes)
+        self.events = EventRepository(sessions, writes)
         self.documents = DocumentRepository(self.engine)
         self.images = ImageRepository(self.engine)
         self.workers = WorkerRepository(self.engine)
         self.secrets = SecretRepository(self.engine)
         self.transcriptions = TranscriptionRepository(self.engine)
         self.feedback = FeedbackRepository(self.engine)
-        self.summaries = SummaryRepository(self.engine)
+        self.summaries = SummaryRepository(self.engine, writes)
 
     @property
     def backend(self) -> str:

@@ -78,9 +78,9 @@ class WriteGate:
     A write is a coroutine function given the connection; its result (or its exception) is
     returned to its caller once its transaction has committed. When one write of a shared
     commit fails, the transaction is rolled back and each write of it runs alone, so only the
-    failing one fails. A caller cancelled before its write started is skipped. PostgreSQL has
-    row locks: each write is its own transaction there. Not reentrant: a write must not queue
-    another and wait for it.
+    failing one fails. A caller cancelled before its write started is skipped (once started,
+    the write commits with the others). PostgreSQL has row locks: each write is its own
+    transaction there. Not reentrant: a write must not queue another and wait for it.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from storage.database import WriteGate
 from storage.models import ProcessedEvent
 
 
 class EventRepository:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, writes: WriteGate) -> None:
         self._sessions = sessions
+        self._writes = writes
 
     async def claim(self, source: str, event_id: str) -> bool:
-        """True the first time an event is seen, False for every redelivery."""
+        """True the first time an event is seen, False for every redelivery (one write per
+        platform update: it queues with the messages' writes)."""
+        statement = insert(ProcessedEvent).values(source=source, event_id=event_id)
         try:
-            async with self._sessions() as session, session.begin():
-                session.add(ProcessedEvent(source=source, event_id=event_id))
+            await self._writes.run(lambda connection: connection.execute(statement))
         except IntegrityError:
             return False
         return True

@@ -42,9 +42,9 @@ _PAGE_BEFORE = _PAGE.where(Message.id < bindparam("before_id"))
 class MessageRepository:
     """Hot-path statements use Core on a connection: the ORM session costs ~1 ms more each."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writes: WriteGate | None = None) -> None:
         self._engine = engine
-        self._writes = WriteGate(engine)
+        self._writes = writes or WriteGate(engine)
 
     async def add(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.vocabulary import COMPLETE, INCOMPLETE
+from storage.database import WriteGate
 from storage.messages import _COLUMNS
 from storage.models import ConversationSummary, Message, utcnow
 from storage.records import StoredMessage
@@ -41,8 +42,9 @@ def turn_key():  # type: ignore[no-untyped-def]
 
 
 class SummaryRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writes: WriteGate) -> None:
         self._engine = engine
+        self._writes = writes
 
     async def latest(self, conversation_id: int) -> SummaryRecord | None:
         """The summary in use: the newest."""
@@ -83,21 +85,19 @@ class SummaryRepository:
     ) -> bool:
         """Store a new summary; False if one through the same message exists (another worker
         compacted the same part first)."""
+        statement = insert(ConversationSummary).values(
+            conversation_id=conversation_id,
+            through_id=through_id,
+            covered_messages=covered_messages,
+            content=content,
+            token_estimate=token_estimate,
+            model=model,
+            first_at=first_at,
+            last_at=last_at,
+            created_at=utcnow(),
+        )
         try:
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    insert(ConversationSummary).values(
-                        conversation_id=conversation_id,
-                        through_id=through_id,
-                        covered_messages=covered_messages,
-                        content=content,
-                        token_estimate=token_estimate,
-                        model=model,
-                        first_at=first_at,
-                        last_at=last_at,
-                        created_at=utcnow(),
-                    )
-                )
+            await self._writes.run(lambda connection: connection.execute(statement))
         except IntegrityError:
             return False
         return True

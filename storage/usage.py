@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.database import WriteGate
 from storage.models import UsageRecord, utcnow
 from storage.records import UsageEntry, UsageTotals
 
@@ -101,12 +102,14 @@ class UsagePoint:
 
 
 class UsageRepository:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, writes: WriteGate) -> None:
         self._sessions = sessions
+        self._writes = writes
 
     async def record(self, entry: UsageEntry) -> None:
-        async with self._sessions() as session, session.begin():
-            session.add(usage_row(entry))
+        """A ledger row of its own (a summary's call; an answer's rows close with it)."""
+        statement = insert(UsageRecord).values(usage_columns(entry))
+        await self._writes.run(lambda connection: connection.execute(statement))
 
     async def totals(
         self,

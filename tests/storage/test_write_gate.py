@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.types import ConversationKey
-from storage import Database
+from storage import Database, UsageEntry
 from storage.database import WriteGate
 
 WRITERS = 200
@@ -23,6 +23,24 @@ async def a_conversation(db: Database, chat: str = "gate") -> int:
         ConversationKey(platform="test", chat=chat), is_group=False
     )
     return record.id
+
+
+def a_ledger_row(conversation: int, tokens: int) -> UsageEntry:
+    return UsageEntry(
+        model="kimi-k2",
+        prompt_tokens=tokens,
+        completion_tokens=1,
+        cached_tokens=0,
+        cost=0.001,
+        currency="CNY",
+        latency_ms=10,
+        first_token_ms=5,
+        user_id="u",
+        platform="test",
+        chat_key="test:gate",
+        conversation_id=conversation,
+        message_id=None,
+    )
 
 
 def count_commits(db: Database) -> list[int]:
@@ -108,3 +126,33 @@ async def test_a_caller_cancelled_before_its_turn_is_skipped(sqlite_url: str) ->
         assert await gate.run(later) == "later", "the gate still takes writes"
     finally:
         await database.close()
+
+
+async def test_every_hot_repository_queues_in_the_same_line(db: Database) -> None:
+    """Messages, event claims, ledger rows and summaries: one queue, so on SQLite they share
+    commits instead of meeting in SQLite's busy handler."""
+    conversation = await a_conversation(db)
+    commits = count_commits(db)
+    writes: list[Any] = []
+    for i in range(WRITERS // 4):
+        writes.append(db.messages.add(conversation, "user", f"message {i}"))
+        writes.append(db.events.claim("test", f"event {i}"))
+        writes.append(db.usage.record(a_ledger_row(conversation, i)))
+        writes.append(
+            db.summaries.add(
+                conversation,
+                through_id=i + 1,
+                covered_messages=i,
+                content=f"summary {i}",
+                token_estimate=2,
+                model="kimi-k2",
+            )
+        )
+    results = await asyncio.gather(*writes)
+    assert all(r is not False for r in results)
+    assert (await db.usage.totals(user_id="u")).calls == WRITERS // 4
+    assert await db.events.claim("test", "event 0") is False, "a redelivery is still refused"
+    if db.engine.dialect.name == "sqlite":
+        assert commits[0] < WRITERS / 4
+    else:
+        assert commits[0] >= WRITERS
