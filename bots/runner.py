@@ -145,8 +145,8 @@ async def serve(
         await retention.start()
         if balance is not None:
             balance.start()  # after the adapters: a low balance at start is a DM already
-        frozen = freeze_startup_objects()
-        log.debug("%d start-up objects kept out of garbage collections", frozen)
+        frozen = freeze_startup_objects()  # after the adapters: their objects are start-up's too
+        log.info("kept %d start-up objects out of garbage collections", frozen)
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()

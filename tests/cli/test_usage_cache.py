@@ -19,6 +19,7 @@ from core.types import Author, CollectingSink, ConversationKey, Incoming
 from storage import Database, UsageEntry
 from tests.cli.common import clean_env, kimi_bot
 from tests.conftest import clean_database, make_settings
+from tests.support.ledger import ledger_row
 
 MODEL = "kimi-k2-0905-preview"  # the catalog prices its cache hits (4.0 in, 1.0 cached per 1M)
 LONG = " ".join(f"word{i}" for i in range(900))  # ~1,200 tokens: several 256-token chunks
@@ -73,7 +74,7 @@ async def test_usage_without_cached_tokens_is_unchanged(cached_services: Service
 
 def _entry(model: str, prompt: int, cached: int, currency: str = "CNY") -> UsageEntry:
     spec = builtin_catalog().get(model)
-    return UsageEntry(
+    return ledger_row(
         model=model,
         prompt_tokens=prompt,
         completion_tokens=100,
@@ -82,11 +83,6 @@ def _entry(model: str, prompt: int, cached: int, currency: str = "CNY") -> Usage
         currency=currency,
         latency_ms=500,
         first_token_ms=100,
-        user_id="telegram:1",
-        platform="telegram",
-        chat_key="telegram:1",
-        conversation_id=None,
-        message_id=None,
     )
 
 

@@ -10,25 +10,12 @@ from pathlib import Path
 
 from storage import Database, UsageEntry
 from tests.cli.common import clean_env, kimi_bot
+from tests.support.ledger import ledger_row
 
 
 def _entry(model: str, cost: float, currency: str, searches: int, fee: float) -> UsageEntry:
-    return UsageEntry(
-        model=model,
-        prompt_tokens=2000,
-        completion_tokens=500,
-        cached_tokens=0,
-        cost=cost,
-        currency=currency,
-        latency_ms=800,
-        first_token_ms=200,
-        user_id="telegram:1",
-        platform="telegram",
-        chat_key="telegram:1",
-        conversation_id=None,
-        message_id=None,
-        tool_fees=fee,
-        web_searches=searches,
+    return ledger_row(
+        model=model, cost=cost, currency=currency, tool_fees=fee, web_searches=searches
     )
 
 

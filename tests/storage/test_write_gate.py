@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.types import ConversationKey
-from storage import Database, UsageEntry
+from storage import Database
 from storage.database import WriteGate
+from tests.support.ledger import ledger_row
 
 WRITERS = 200
 
@@ -23,24 +24,6 @@ async def a_conversation(db: Database, chat: str = "gate") -> int:
         ConversationKey(platform="test", chat=chat), is_group=False
     )
     return record.id
-
-
-def a_ledger_row(conversation: int, tokens: int) -> UsageEntry:
-    return UsageEntry(
-        model="kimi-k2",
-        prompt_tokens=tokens,
-        completion_tokens=1,
-        cached_tokens=0,
-        cost=0.001,
-        currency="CNY",
-        latency_ms=10,
-        first_token_ms=5,
-        user_id="u",
-        platform="test",
-        chat_key="test:gate",
-        conversation_id=conversation,
-        message_id=None,
-    )
 
 
 def count_commits(db: Database) -> list[int]:
@@ -137,7 +120,7 @@ async def test_every_hot_repository_queues_in_the_same_line(db: Database) -> Non
     for i in range(WRITERS // 4):
         writes.append(db.messages.add(conversation, "user", f"message {i}"))
         writes.append(db.events.claim("test", f"event {i}"))
-        writes.append(db.usage.record(a_ledger_row(conversation, i)))
+        writes.append(db.usage.record(ledger_row(user_id="u", conversation_id=conversation)))
         writes.append(
             db.summaries.add(
                 conversation,
