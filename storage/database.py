@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event, make_url
+from sqlalchemy import Executable, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -60,8 +60,8 @@ WRITES_PER_COMMIT = 64  # the most queued writes one SQLite transaction takes
 
 class WriteGate:
     """Write transactions of the hot path (messages: every turn stores two and closes one, and
-    streaming answers checkpoint) go through here, which on SQLite means one writer at a time
-    and many writes per commit.
+    streaming answers checkpoint; event claims, ledger rows, summaries) go through here, one
+    per database, which on SQLite means one writer at a time and many writes per commit.
 
     Why one at a time: concurrent writers meet in SQLite's busy handler, which sleeps between
     tries (up to 100 ms each) while holding a pooled connection; under load the pool ran dry and
@@ -71,9 +71,9 @@ class WriteGate:
     Why many per commit (group commit): each transaction costs several round trips between
     aiosqlite's thread and the event loop (take a connection, commit, reset it on return), and
     under load every round trip waits for the loop's turn. Measured in a 1,000-conversation
-    soak with one transaction per write: ~80 writes/s held the gate 6-8 ms each (50-68 % busy)
-    and writers queued 25-125 ms on average, up to a second: most of the time to the first
-    token. Writes that queued while the previous commit ran now share the next one.
+    soak with one transaction per write: ~80 writes/s held the gate 5-10 ms each (38-82 % busy)
+    and writers waited 6-232 ms on average, up to a second, on the way to the first token
+    (bench/NOTES.md). Writes that queued while the previous commit ran now share the next one.
 
     A write is a coroutine function given the connection; its result (or its exception) is
     returned to its caller once its transaction has committed. When one write of a shared
@@ -99,6 +99,11 @@ class WriteGate:
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending(), name="sqlite-writes")
         return await queued.result
+
+    async def execute(self, statement: Executable) -> None:
+        """One statement as a write of its own (see :meth:`run`); for a result (a row count, a
+        returned id), read it inside a write given to :meth:`run`, before the commit."""
+        await self.run(lambda connection: connection.execute(statement))
 
     async def _commit_pending(self) -> None:
         batch: list[_Write[Any]] = []

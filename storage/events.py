@@ -22,7 +22,7 @@ class EventRepository:
         platform update: it queues with the messages' writes)."""
         statement = insert(ProcessedEvent).values(source=source, event_id=event_id)
         try:
-            await self._writes.run(lambda connection: connection.execute(statement))
+            await self._writes.execute(statement)
         except IntegrityError:
             return False
         return True

@@ -42,9 +42,9 @@ _PAGE_BEFORE = _PAGE.where(Message.id < bindparam("before_id"))
 class MessageRepository:
     """Hot-path statements use Core on a connection: the ORM session costs ~1 ms more each."""
 
-    def __init__(self, engine: AsyncEngine, writes: WriteGate | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, writes: WriteGate) -> None:
         self._engine = engine
-        self._writes = writes or WriteGate(engine)
+        self._writes = writes
 
     async def add(
         self,
@@ -150,7 +150,7 @@ class MessageRepository:
             .where(Message.id == message_id)
             .values(status=FAILED, error=error, updated_at=utcnow())
         )
-        await self._writes.run(lambda connection: connection.execute(statement))
+        await self._writes.execute(statement)
 
     async def replace_text(self, message_id: int, content: str, token_estimate: int) -> None:
         """A user message's words, once known: a voice message's transcript replaces the
@@ -160,7 +160,7 @@ class MessageRepository:
             .where(Message.id == message_id)
             .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
         )
-        await self._writes.run(lambda connection: connection.execute(statement))
+        await self._writes.execute(statement)
 
     async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late

@@ -97,7 +97,7 @@ class SummaryRepository:
             created_at=utcnow(),
         )
         try:
-            await self._writes.run(lambda connection: connection.execute(statement))
+            await self._writes.execute(statement)
         except IntegrityError:
             return False
         return True

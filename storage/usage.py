@@ -109,7 +109,7 @@ class UsageRepository:
     async def record(self, entry: UsageEntry) -> None:
         """A ledger row of its own (a summary's call; an answer's rows close with it)."""
         statement = insert(UsageRecord).values(usage_columns(entry))
-        await self._writes.run(lambda connection: connection.execute(statement))
+        await self._writes.execute(statement)
 
     async def totals(
         self,
