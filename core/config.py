@@ -77,12 +77,13 @@ class Settings(BaseSettings):
     answer_edits: bool = False
     # The compacting memory (core.memory): history since the last summary that starts a
     # compaction (0: off; the history then fills the model's window), what a compaction keeps
-    # verbatim, the longest summary, and the model that writes it (unset: the cheapest
-    # suitable catalog model).
+    # verbatim, the longest summary, the model that writes it (unset: the cheapest suitable
+    # catalog model), and how many summaries this process writes at once (the rest queue).
     history_max_tokens: int = Field(default=8_000, ge=0)
     history_keep_tokens: int = Field(default=3_000, ge=0)
     history_summary_tokens: int = Field(default=1_200, ge=100)
     summary_model: str | None = None
+    compaction_concurrency: int = Field(default=8, ge=1, le=1000)
 
     # Unset: a SQLite file in the user's data directory, whatever the current folder.
     database_url: str = Field(default_factory=default_database_url)

@@ -24,6 +24,10 @@ GROUP_NOTE = (
     "people may refer to what others said earlier."
 )
 _USABLE = {COMPLETE, INCOMPLETE}
+# Messages read per query while picking history, newest first. A compacted conversation's
+# uncovered history (HISTORY_MAX_TOKENS, ~60 messages at the default) fits one page, so a turn
+# reads it in one query; pages of 32 took two or three, each a round trip under load.
+HISTORY_PAGE = 128
 
 
 class MessageOverBudget(Exception):
@@ -55,7 +59,7 @@ class ContextBuilder:
         self,
         messages: MessageRepository,
         estimator: TokenEstimator,
-        page_size: int = 32,
+        page_size: int = HISTORY_PAGE,
         images: ImageRepository | None = None,
     ) -> None:
         self._messages = messages
@@ -182,7 +186,7 @@ class ContextBuilder:
         before: int | None = None
         while True:
             page = await self._messages.page(
-                conversation_id, before_id=before, limit=self._page_size
+                conversation_id, before_id=before, limit=self._page_size, after_id=through
             )
             for stored in page:
                 if stored.id <= through:  # older ids are all covered by the summary

@@ -35,6 +35,10 @@ TURN_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 TURNS_IN_PROGRESS = Gauge("kimi_turns_in_progress", "Turns running or queued in this worker")
+COMPACTIONS_WAITING = Gauge(
+    "kimi_compactions_waiting",
+    "Conversations due for a summary that wait for one of COMPACTION_CONCURRENCY's slots",
+)
 FIRST_TOKEN_SECONDS = Histogram(
     "kimi_time_to_first_token_seconds",
     "Moonshot call start to its first streamed token",

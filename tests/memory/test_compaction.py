@@ -3,11 +3,16 @@ early facts recalled, a failing summarizer harmless, the prefix stable between c
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
+from prometheus_client import REGISTRY
+
+from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey
 from storage import COMPLETE
-from tests.memory.conftest import is_summary_call, summary_rows, turn_requests
+from tests.conftest import clean_database, make_settings
+from tests.memory.conftest import MEMORY_SETTINGS, is_summary_call, summary_rows, turn_requests
 from tests.support.messages import ask, user_texts
 from tests.support.polling import eventually
 
@@ -156,3 +161,85 @@ async def command_reply(services, text: str) -> str:
     sink = CollectingSink()
     await services.assistant.handle(incoming(text), sink)
     return sink.replies[-1]
+
+
+async def test_conversations_due_together_compact_a_few_at_a_time(moonshot, db_url, roomy_models):
+    """COMPACTION_CONCURRENCY caps the summaries written at once; the rest wait their turn and
+    every conversation still gets its summary."""
+    settings = make_settings(
+        moonshot.base_url,
+        db_url,
+        kimi_models_file=roomy_models,
+        compaction_concurrency=2,
+        **MEMORY_SETTINGS,
+    )
+    services = await start_services(settings)
+    await clean_database(services.db)
+    summarizer = services.assistant.summarizer
+    real_summarize = summarizer.summarize
+    running, most = 0, 0
+
+    async def slow_summarize(*args, **kwargs):  # the real call, held open a little longer
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.3)
+            return await real_summarize(*args, **kwargs)
+        finally:
+            running -= 1
+
+    summarizer.summarize = slow_summarize
+    keys = [ConversationKey(platform="cli", chat=f"wave-{n}") for n in range(6)]
+
+    async def converse(key: ConversationKey) -> None:
+        for n in range(1, 10):
+            outcome = await services.assistant.handle(
+                ask(question(n), key=key, author=ALICE), CollectingSink()
+            )
+            assert outcome is not None and outcome.status == COMPLETE
+
+    try:
+        await asyncio.gather(*(converse(key) for key in keys))
+        await services.assistant.compactor.close(grace=30)
+        conversations = [await services.db.conversations.active(key) for key in keys]
+        for conversation in conversations:
+            assert conversation is not None
+            assert await services.db.summaries.latest(conversation.id) is not None
+        assert most == 2
+        assert REGISTRY.get_sample_value("kimi_compactions_waiting") == 0
+    finally:
+        await services.close()
+
+
+async def test_a_compacted_turn_reads_summary_and_history_in_few_queries(memory_services):
+    """The summary a conversation's row names is read once and then kept (summaries never
+    change); the history since it comes in one query."""
+    from sqlalchemy import event
+
+    services = memory_services
+    await chat(services, 9)
+    conv = await conversation_id(services)
+    await eventually(lambda: services.db.summaries.latest(conv), what="a stored summary")
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await chat(services, 1, start=10)
+        first = list(statements)
+        statements.clear()
+        await chat(services, 1, start=11)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    def summary_reads(seen_statements: list[str]) -> list[str]:
+        return [s for s in seen_statements if s.startswith("SELECT conversation_summaries.")]
+
+    assert len(summary_reads(first)) <= 1
+    assert summary_reads(statements) == []
+    history_pages = [s for s in statements if "FROM messages" in s and "messages.id >" in s]
+    assert len(history_pages) == 1, statements
