@@ -67,6 +67,7 @@ from core.retention import Retention, RetentionPolicy
 from core.runtime import (
     freeze_startup_objects,
     limit_malloc_arenas,
+    mmap_large_blocks,
     release_free_memory_every,
 )
 from core.service import Services, start_services
@@ -741,6 +742,7 @@ def main() -> None:
     if args.event_retention is not None and args.event_retention <= 0:
         parser.error("need --event-retention > 0")
     limit_malloc_arenas()  # as `kimi-bot run` does
+    mmap_large_blocks()
     raise SystemExit(asyncio.run(run(args)))
 
 

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from core.config import ConfigError, Settings, load_settings
 from core.logs import configure_logging
-from core.runtime import limit_malloc_arenas
+from core.runtime import limit_malloc_arenas, mmap_large_blocks
 from core.service import Services, start_services
 
 EMULATOR_KEY = "sk-emulator"
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level, _secrets(settings), settings.log_format)
         limit_malloc_arenas()
+        mmap_large_blocks()
         return asyncio.run(_run_command(args, settings))
     except KeyboardInterrupt:
         return 130

@@ -1,5 +1,6 @@
-"""Process-level tuning: fewer glibc malloc arenas, free memory handed back, start-up objects
-kept out of garbage collections, and a watchdog over the exit.
+"""Process-level tuning: fewer glibc malloc arenas, large blocks mapped on their own, free
+memory handed back, start-up objects kept out of garbage collections, and a watchdog over the
+exit.
 
 Measured with ``bench.soak`` (1,000 conversations): the Python heap stays flat under load
 while RSS creeps upward, because glibc keeps freed memory in its arenas; ``malloc_trim`` gave
@@ -21,8 +22,10 @@ import sys
 
 log = logging.getLogger(__name__)
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
+M_ARENA_MAX = -8  # glibc's mallopt parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
 DEFAULT_ARENAS = 2
+MMAP_THRESHOLD = 16 * 1024
 
 
 @functools.cache
@@ -55,6 +58,28 @@ def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     if not applied:
         log.debug("mallopt(M_ARENA_MAX) was refused")
     return applied
+
+
+def mmap_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold at ``threshold`` bytes, as ``MALLOC_MMAP_THRESHOLD_`` would.
+
+    By default glibc raises its threshold (128 KB at first) to the size of any mapped block
+    freed, and its trim threshold with it (up to 32 and 64 MB): after that, a turn's large
+    short-lived blocks (the request body, a history page, a summary's transcript; tens of KB,
+    growing with the prompt) grow the heap, and the free space at its end is no longer given
+    back. Fixed, a block of ``threshold`` bytes or more that the heap has no free room for is
+    mapped on its own and unmapped when freed, and the heap's free end is trimmed past 128 KB.
+    Measured with ``bench.soak`` (333 conversations, 16 minutes, thinking 5-20 s): memory glibc
+    kept free grew 3.5 MB instead of 7, RSS +6.9 % instead of +10.5 % from minute 5 to 16, at
+    the same CPU. An operator's own ``MALLOC_MMAP_THRESHOLD_`` wins. True if applied."""
+    libc = _libc()
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or libc is None:
+        return False
+    try:
+        mallopt = libc.mallopt
+    except AttributeError:
+        return False
+    return bool(mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(threshold)))
 
 
 def release_free_memory() -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from core.runtime import (
     limit_malloc_arenas,
+    mmap_large_blocks,
     release_free_memory,
     release_free_memory_every,
 )
@@ -30,6 +31,54 @@ def test_arena_cap_is_applied_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_operators_malloc_arena_max_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+def test_an_operators_mmap_threshold_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert mmap_large_blocks() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_large_blocks_get_their_own_mappings() -> None:
+    """A 40 KB block (below glibc's default 128 KB threshold) that the heap has no room for is
+    mapped on its own once the threshold is set, instead of growing the heap; run in a fresh
+    interpreter so this test process's allocator keeps its settings."""
+    script = textwrap.dedent(
+        """
+        import ctypes, ctypes.util, os, sys
+        sys.path.insert(0, os.getcwd())
+        from core.runtime import mmap_large_blocks
+
+        class Info(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in (
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks "
+                "keepcost").split()]
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = Info
+        kept = []
+
+        def mapped_when_the_heap_is_full() -> bool:
+            top = libc.mallinfo2().keepcost  # the free space at the heap's end
+            if top > 8192:
+                kept.append(bytearray(top - 4096))  # fill it
+            before = libc.mallinfo2().hblkhd
+            kept.append(bytearray(40_000))
+            return libc.mallinfo2().hblkhd - before >= 40_000
+
+        print(mapped_when_the_heap_is_full(), mmap_large_blocks(), mapped_when_the_heap_is_full())
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    assert result.stdout.split() == ["False", "True", "True"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
