@@ -8,9 +8,11 @@ verbatim messages in the same order), which Moonshot's prefix cache bills cheape
 
 At most COMPACTION_CONCURRENCY summaries run at once in a process; the others wait in line.
 Conversations that started together reach the budget together (a team's morning, a soak's
-users): in the soak, minutes with 120-180 compactions had first tokens 15-25 ms slower than
-their neighbours (bench/NOTES.md). In line, a wave is spread over the next minutes, and a
-conversation waiting its turn only sends its longer (still cached) history a few more times.
+users): in the 16-minute soak, minutes with 120-180 compactions had first tokens 15-25 ms
+slower than their neighbours. In line, a wave is spread over the next minutes, and a
+conversation waiting its turn only sends its longer (still cached) history a few more times. At
+1,000 conversations the spread wave still slowed first tokens for as long as it lasted
+(bench/NOTES.md): the line bounds the calls at once, not yet the wave's whole cost.
 
 A failed summary leaves the history as it was (turns send what fits the model's window, as
 before compaction existed) and is retried after a pause that doubles up to an hour.
