@@ -47,16 +47,22 @@ def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     ``bench.soak`` (1,000 conversations): the growth after warm-up halved. An operator's own
     ``MALLOC_ARENA_MAX`` wins; other C libraries are left alone. True if the cap was applied.
     """
+    return _mallopt(M_ARENA_MAX, arenas, unless_set="MALLOC_ARENA_MAX")
+
+
+def _mallopt(parameter: int, value: int, *, unless_set: str) -> bool:
+    """glibc's ``mallopt``, unless the operator set the same thing in the environment
+    (``unless_set``, read by glibc at start-up); False where there is no glibc."""
     libc = _libc()
-    if os.environ.get("MALLOC_ARENA_MAX") or libc is None:
+    if os.environ.get(unless_set) or libc is None:
         return False
     try:
         mallopt = libc.mallopt
     except AttributeError:  # musl and others: no mallopt
         return False
-    applied = bool(mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas)))
+    applied = bool(mallopt(ctypes.c_int(parameter), ctypes.c_int(value)))
     if not applied:
-        log.debug("mallopt(M_ARENA_MAX) was refused")
+        log.debug("mallopt(%d, %d) was refused", parameter, value)
     return applied
 
 
@@ -71,15 +77,9 @@ def mmap_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     mapped on its own and unmapped when freed, and the heap's free end is trimmed past 128 KB.
     Measured with ``bench.soak`` (333 conversations, 16 minutes, thinking 5-20 s): memory glibc
     kept free grew 3.5 MB instead of 7, RSS +6.9 % instead of +10.5 % from minute 5 to 16, at
-    the same CPU. An operator's own ``MALLOC_MMAP_THRESHOLD_`` wins. True if applied."""
-    libc = _libc()
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or libc is None:
-        return False
-    try:
-        mallopt = libc.mallopt
-    except AttributeError:
-        return False
-    return bool(mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(threshold)))
+    the same CPU; in the 40-minute soak (1,000 conversations) it kept 16.1 MB free at minute 40
+    against 25.7 MB before. An operator's own ``MALLOC_MMAP_THRESHOLD_`` wins. True if applied."""
+    return _mallopt(M_MMAP_THRESHOLD, threshold, unless_set="MALLOC_MMAP_THRESHOLD_")
 
 
 def release_free_memory() -> bool:
