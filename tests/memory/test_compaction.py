@@ -7,6 +7,7 @@ import asyncio
 from functools import partial
 
 from prometheus_client import REGISTRY
+from sqlalchemy import event
 
 from core.service import start_services
 from core.types import Author, CollectingSink, ConversationKey
@@ -215,8 +216,6 @@ async def test_conversations_due_together_compact_a_few_at_a_time(moonshot, db_u
 async def test_a_compacted_turn_reads_summary_and_history_in_few_queries(memory_services):
     """The summary a conversation's row names is read once and then kept (summaries never
     change); the history since it comes in one query."""
-    from sqlalchemy import event
-
     services = memory_services
     await chat(services, 9)
     conv = await conversation_id(services)
