@@ -48,8 +48,8 @@ class Database:
         sessions = session_factory(self.engine)
         # One queue for the hot path's writes of every repository: on SQLite they must take
         # turns with each other, not only within one repository.
-        writes = WriteGate(self.engine)
-        self.conversations = ConversationRepository(sessions, self.engine)
+        writes = WriteGate.of(self.engine)
+        self.conversations = ConversationRepository(self.engine)
         self.messages = MessageRepository(self.engine, writes)
         self.usage = UsageRepository(sessions, writes)
         self.events = EventRepository(sessions, writes)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import AccessEntry, AdminAudit, AdminLink, UserBudget, utcnow
+from storage.write_gate import WriteGate
 
 LINK_KEPT_AFTER_EXPIRY = timedelta(days=1)  # spent/expired links are deleted after this
 
@@ -44,11 +45,12 @@ class AuditRow:
 class AdminRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     # -- one-time links ---------------------------------------------------------------------
     async def add_link(self, token_hash: str, admin_id: str, expires_at: datetime) -> None:
         now = utcnow()
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(
                 delete(AdminLink).where(AdminLink.expires_at < now - LINK_KEPT_AFTER_EXPIRY)
             )
@@ -72,7 +74,7 @@ class AdminRepository:
     async def consume_link(self, token_hash: str, now: datetime) -> str | None:
         """Spend the link: its admin id the first time (one UPDATE: one winner across
         workers), None when unknown, spent or expired."""
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             changed = await connection.execute(
                 update(AdminLink)
                 .where(
@@ -101,21 +103,21 @@ class AdminRepository:
     ) -> None:
         values = {"daily": daily, "monthly": monthly, "updated_by": by, "updated_at": utcnow()}
         for _ in range(2):  # a concurrent first write for the same user: update on the retry
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 changed = await connection.execute(
                     update(UserBudget).where(UserBudget.user_id == user_id).values(**values)
                 )
                 if changed.rowcount:
                     return
             try:
-                async with self._engine.begin() as connection:
+                async with self._writes.transaction() as connection:
                     await connection.execute(insert(UserBudget).values(user_id=user_id, **values))
                 return
             except IntegrityError:
                 continue
 
     async def remove_budget(self, user_id: str) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             gone = await connection.execute(delete(UserBudget).where(UserBudget.user_id == user_id))
         return bool(gone.rowcount)
 
@@ -129,7 +131,7 @@ class AdminRepository:
     async def add_access(self, kind: str, value: str, by: str) -> bool:
         """False when the entry was there already."""
         try:
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 await connection.execute(
                     insert(AccessEntry).values(
                         kind=kind, value=value, added_by=by, created_at=utcnow()
@@ -140,7 +142,7 @@ class AdminRepository:
         return True
 
     async def remove_access(self, kind: str, value: str) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             gone = await connection.execute(
                 delete(AccessEntry).where(AccessEntry.kind == kind, AccessEntry.value == value)
             )
@@ -148,7 +150,7 @@ class AdminRepository:
 
     # -- audit log --------------------------------------------------------------------------
     async def audit(self, admin_id: str, action: str, detail: str) -> None:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(
                 insert(AdminAudit).values(
                     at=utcnow(), admin_id=admin_id, action=action, detail=detail

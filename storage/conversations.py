@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.models import (
     Conversation,
@@ -19,6 +19,8 @@ from storage.models import (
     utcnow,
 )
 from storage.records import ConversationContents, ConversationKey, ConversationRecord
+from storage.write_gate import WriteGate
+from storage.write_steps import Step
 
 # Read with every conversation (correlated subqueries on indexed columns; built once).
 _CONTENTS = (
@@ -74,11 +76,9 @@ def _record(row: Any, *, new: bool = False) -> ConversationRecord:
     )
 
 
-async def upsert_participant(
-    connection: AsyncConnection, conversation_id: int, user_id: str, display_name: str
-) -> None:
-    """One atomic statement (INSERT .. ON CONFLICT DO UPDATE) on SQLite and PostgreSQL alike."""
-    dialect = connection.dialect.name
+def participant_step(dialect: str, conversation_id: int, user_id: str, display_name: str) -> Step:
+    """Record a speaker (one INSERT .. ON CONFLICT DO UPDATE on SQLite and PostgreSQL alike):
+    first and last seen, and the newest non-empty display name."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     statement = insert(Participant).values(
@@ -91,15 +91,16 @@ async def upsert_participant(
     updates: dict[str, Any] = {"last_seen": now}
     if display_name:
         updates["display_name"] = display_name
-    await connection.execute(
-        statement.on_conflict_do_update(index_elements=["conversation_id", "user_id"], set_=updates)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["conversation_id", "user_id"], set_=updates
     )
+    return Step(upsert, ({},))
 
 
 class ConversationRepository:
-    def __init__(self, sessions: async_sessionmaker, engine: AsyncEngine) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)
 
     async def active(self, key: ConversationKey) -> ConversationRecord | None:
         """The newest generation for this key, or None if the chat never spoke."""
@@ -143,20 +144,24 @@ class ConversationRepository:
         system_prompt: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> ConversationRecord:
-        row = Conversation(
-            platform=key.platform,
-            workspace=key.workspace,
-            chat=key.chat,
-            thread=key.thread,
-            generation=generation,
-            is_group=is_group,
-            model=model,
-            system_prompt=system_prompt,
-            options=dict(options or {}),
-        )
+        values = {
+            "platform": key.platform,
+            "workspace": key.workspace,
+            "chat": key.chat,
+            "thread": key.thread,
+            "generation": generation,
+            "is_group": is_group,
+            "model": model,
+            "system_prompt": system_prompt,
+            "options": dict(options or {}),
+        }
+        statement = insert(Conversation).values(values).returning(*Conversation.__table__.columns)
+
+        async def write(connection: AsyncConnection) -> Any:
+            return (await connection.execute(statement)).one()
+
         try:
-            async with self._sessions() as session, session.begin():
-                session.add(row)
+            row = await self._writes.run(write)
         except IntegrityError:
             # Another worker created this generation first: use theirs.
             existing = await self.active(key)
@@ -183,8 +188,11 @@ class ConversationRepository:
             .values(turn_fence=fence)
             .returning(Conversation.id)
         )
-        async with self._engine.begin() as connection:
+
+        async def write(connection: AsyncConnection) -> bool:
             return (await connection.execute(statement)).first() is not None
+
+        return await self._writes.run(write)
 
     async def fence(self, conversation_id: int) -> int:
         """The newest fencing token seen for this conversation (0 if none)."""
@@ -198,9 +206,8 @@ class ConversationRepository:
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"unknown conversation settings: {sorted(unknown)}")
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(**values, updated_at=utcnow())
-            )
+        await self._writes.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(**values, updated_at=utcnow())
+        )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import Document, DocumentSection, LibraryEntry, utcnow
 from storage.numbering import next_number
+from storage.write_gate import WriteGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def _library_query(conversation_id: int, *extra: Any) -> Select[Any]:
 class DocumentRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def find_by_hash(self, sha256: str) -> StoredDocument | None:
         query = select(
@@ -107,7 +109,7 @@ class DocumentRepository:
     ) -> StoredDocument:
         """Store an extraction and its sections; a concurrent twin wins and is returned instead."""
         try:
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 document_id = (
                     await connection.execute(
                         insert(Document)
@@ -175,7 +177,7 @@ class DocumentRepository:
     async def _attach(
         self, conversation_id: int, document_id: int, name: str, added_by: str, added_by_name: str
     ) -> tuple[int, bool] | None:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             present = (
                 await connection.execute(
                     select(Document.id).where(Document.id == document_id).with_for_update(read=True)
@@ -227,7 +229,7 @@ class DocumentRepository:
         statement = delete(LibraryEntry).where(LibraryEntry.conversation_id == conversation_id)
         if number is not None:
             statement = statement.where(LibraryEntry.number == number)
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             return int((await connection.execute(statement)).rowcount or 0)
 
     async def prune_unused(self, created_before: datetime, *, limit: int = 500) -> int:
@@ -246,7 +248,7 @@ class DocumentRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             ids = list((await connection.execute(candidates)).scalars())
             if not ids:
                 return 0

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from storage.database import WriteGate
 from storage.models import ProcessedEvent
@@ -48,6 +48,9 @@ class EventRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(ProcessedEvent).where(key.in_(doomed)))
-            return int(result.rowcount or 0)
+        statement = delete(ProcessedEvent).where(key.in_(doomed))
+
+        async def write(connection: AsyncConnection) -> int:
+            return int((await connection.execute(statement)).rowcount or 0)
+
+        return await self._writes.run(write)

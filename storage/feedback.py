@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import AnswerPost, Conversation, Feedback, Message, utcnow
+from storage.write_gate import WriteGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class FeedbackCounts:
 class FeedbackRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def answer(self, answer_id: int) -> RatedAnswer | None:
         """The assistant message ``answer_id`` (None for a user message or no message)."""
@@ -45,21 +49,28 @@ class FeedbackRepository:
         return RatedAnswer(int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
 
     async def link(self, platform: str, chat: str, post_ids: Iterable[str], answer_id: int) -> None:
-        """Remember that ``post_ids`` show answer ``answer_id`` (ids already linked are kept)."""
-        for post_id in dict.fromkeys(post_ids):
-            try:
-                async with self._engine.begin() as connection:
-                    await connection.execute(
-                        insert(AnswerPost).values(
-                            platform=platform,
-                            chat=chat,
-                            post_id=post_id,
-                            message_id=answer_id,
-                            created_at=utcnow(),
-                        )
-                    )
-            except IntegrityError:
-                continue  # linked before (a redelivered update): the first link stands
+        """Remember that ``post_ids`` show answer ``answer_id`` (ids already linked are kept: a
+        redelivered update's link does not replace the first). One write for all of them."""
+        now = utcnow()
+        rows = [
+            {
+                "platform": platform,
+                "chat": chat,
+                "post_id": post_id,
+                "message_id": answer_id,
+                "created_at": now,
+            }
+            for post_id in dict.fromkeys(post_ids)
+        ]
+        if not rows:
+            return
+        dialect_insert = (
+            postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        )
+        statement = dialect_insert(AnswerPost).on_conflict_do_nothing(
+            index_elements=["platform", "chat", "post_id"]
+        )
+        await self._writes.run(lambda connection: connection.execute(statement, rows))
 
     async def answer_of_post(self, platform: str, chat: str, post_id: str) -> int | None:
         query = select(AnswerPost.message_id).where(
@@ -75,18 +86,18 @@ class FeedbackRepository:
         where = (Feedback.message_id == answer.id, Feedback.user_id == user_id)
         now = utcnow()
         if rating == 0:
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 await connection.execute(delete(Feedback).where(*where))
             return
         for _ in range(2):  # a concurrent first rating by the same user: update on the retry
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 changed = await connection.execute(
                     update(Feedback).where(*where).values(rating=rating, updated_at=now)
                 )
                 if changed.rowcount:
                     return
             try:
-                async with self._engine.begin() as connection:
+                async with self._writes.transaction() as connection:
                     await connection.execute(
                         insert(Feedback).values(
                             message_id=answer.id,

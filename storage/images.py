@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import ConversationImage, Image, utcnow
 from storage.numbering import next_number
+from storage.write_gate import WriteGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ _LINK_COLUMNS = (
 class ImageRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def find_by_hash(self, sha256: str) -> StoredImage | None:
         query = select(*_IMAGE_COLUMNS).where(Image.sha256 == sha256)
@@ -96,7 +98,7 @@ class ImageRepository:
     ) -> StoredImage:
         """Store the bytes once; a concurrent twin wins and is returned instead."""
         try:
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 image_id = (
                     await connection.execute(
                         insert(Image)
@@ -137,7 +139,7 @@ class ImageRepository:
         after it was looked up (the caller stores it again). Locking the image row ``FOR
         SHARE`` keeps :meth:`prune_unused` off it until this commits."""
         try:
-            async with self._engine.begin() as connection:
+            async with self._writes.transaction() as connection:
                 present = (
                     await connection.execute(
                         select(Image.id).where(Image.id == image_id).with_for_update(read=True)
@@ -220,7 +222,7 @@ class ImageRepository:
         )
         if number is not None:
             statement = statement.where(ConversationImage.number == number)
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             return int((await connection.execute(statement)).rowcount or 0)
 
     async def prune_unused(self, created_before: datetime, *, limit: int = 200) -> int:
@@ -233,7 +235,7 @@ class ImageRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             ids = list((await connection.execute(candidates)).scalars())
             if not ids:
                 return 0

@@ -8,11 +8,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.vocabulary import COMPLETE, FAILED, IN_PROGRESS, INCOMPLETE  # noqa: F401 (re-exported)
-from storage.conversations import upsert_participant
+from storage.conversations import participant_step
 from storage.database import WriteGate
 from storage.models import Message, UsageRecord, utcnow
 from storage.records import StoredMessage, UsageEntry
 from storage.usage import usage_columns
+from storage.write_steps import Step
 
 _COLUMNS = (
     Message.id,
@@ -29,7 +30,9 @@ _COLUMNS = (
 # The hot path's statements, built once with bound parameters: building a statement per call
 # (``.values(...)``, ``.where(...)``) was about a millisecond of CPU each, on every turn.
 _INSERT = insert(Message).returning(Message.id)
+_INSERT_USAGE = insert(UsageRecord)
 _FINISH = update(Message).where(Message.id == bindparam("answer_id"))
+_CHECKPOINT = _FINISH.where(Message.status == IN_PROGRESS)
 _PAGE = (
     select(*_COLUMNS)
     .where(
@@ -83,13 +86,12 @@ class MessageRepository:
             "updated_at": now,
         }
 
-        async def write(connection: AsyncConnection) -> int:
-            message_id = (await connection.execute(_INSERT, values)).scalar_one()
-            if participant and author_id:
-                await upsert_participant(connection, conversation_id, author_id, author_name or "")
-            return int(message_id)
-
-        return await self._writes.run(write)
+        steps = [Step(_INSERT, (values,), returns_ids=True)]
+        if participant and author_id:
+            dialect = self._engine.dialect.name
+            steps.append(participant_step(dialect, conversation_id, author_id, author_name or ""))
+        (message_id,) = await self._writes.write(*steps)
+        return message_id
 
     async def add_many(self, conversation_id: int, rows: list[tuple[str, str, int]]) -> None:
         """Bulk import of (role, content, token_estimate) rows, e.g. history from elsewhere."""
@@ -136,14 +138,10 @@ class MessageRepository:
             "updated_at": utcnow(),
         }
 
-        async def write(connection: AsyncConnection) -> None:
-            if usage:
-                await connection.execute(
-                    insert(UsageRecord), [usage_columns(entry) for entry in usage]
-                )
-            await connection.execute(_FINISH, closing)
-
-        await self._writes.run(write)
+        steps = [Step(_FINISH, (closing,))]
+        if usage:
+            steps.insert(0, Step(_INSERT_USAGE, [usage_columns(entry) for entry in usage]))
+        await self._writes.write(*steps)
 
     async def fail(self, message_id: int, *, error: str) -> None:
         """Set a user message aside without an answer (over budget, unreadable attachments,
@@ -165,19 +163,16 @@ class MessageRepository:
         )
         await self._writes.execute(statement)
 
-    async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> bool:
+    async def checkpoint(self, message_id: int, content: str, token_estimate: int) -> None:
         """Save a streaming answer's text so far; a no-op once the answer was closed (so a late
         checkpoint can never overwrite the final text)."""
-        statement = (
-            update(Message)
-            .where(Message.id == message_id, Message.status == IN_PROGRESS)
-            .values(content=content, token_estimate=token_estimate, updated_at=utcnow())
-        )
-
-        async def write(connection: AsyncConnection) -> bool:
-            return bool((await connection.execute(statement)).rowcount)
-
-        return await self._writes.run(write)
+        row = {
+            "answer_id": message_id,
+            "content": content,
+            "token_estimate": token_estimate,
+            "updated_at": utcnow(),
+        }
+        await self._writes.write(Step(_CHECKPOINT, (row,)))
 
     async def page(
         self,

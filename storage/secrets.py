@@ -10,11 +10,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import InstanceSecret, utcnow
+from storage.write_gate import WriteGate
 
 
 class SecretRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def get_or_create(self, name: str, make: Callable[[], str]) -> str:
         """The stored value of ``name``; the first caller's ``make()`` wins a race between workers."""
@@ -24,7 +26,7 @@ class SecretRepository:
             .values(name=name, value=make(), created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(statement)
             stored = await connection.scalar(
                 select(InstanceSecret.value).where(InstanceSecret.name == name)

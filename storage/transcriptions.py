@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import Transcription, utcnow
+from storage.write_gate import WriteGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class VoiceTotals:
 class TranscriptionRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def record(
         self,
@@ -33,7 +35,7 @@ class TranscriptionRepository:
         seconds: float | None,
         elapsed_ms: int,
     ) -> None:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(
                 insert(Transcription).values(
                     conversation_id=conversation_id,

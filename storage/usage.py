@@ -150,8 +150,7 @@ class UsageRepository:
         """Record a call with an explicit time (imports from elsewhere, tests)."""
         values = usage_values(entry)
         values["created_at"] = created_at.astimezone(UTC)
-        async with self._sessions() as session, session.begin():
-            session.add(UsageRecord(**values))
+        await self._writes.execute(insert(UsageRecord).values(values))
 
     async def report(
         self,

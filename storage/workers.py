@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.messages import FAILED, IN_PROGRESS, INCOMPLETE
 from storage.models import Conversation, Message, Worker, utcnow
 from storage.records import ConversationKey
+from storage.write_gate import WriteGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class AbandonedTurn:
 class WorkerRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writes = WriteGate.of(engine)  # every write takes its turn in the one line
 
     async def heartbeat(self, worker_id: str, hostname: str, pid: int) -> None:
         """Register or refresh this worker (one upsert)."""
@@ -36,18 +38,18 @@ class WorkerRepository:
         statement = statement.on_conflict_do_update(
             index_elements=["id"], set_={"heartbeat_at": now}
         )
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(statement)
 
     async def unregister(self, worker_id: str) -> None:
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             await connection.execute(delete(Worker).where(Worker.id == worker_id))
 
     async def prune(self, silent_since: datetime) -> int:
         """Forget workers whose last heartbeat is older than ``silent_since``: crashed ones (a
         worker that stops cleanly unregisters itself). Nothing refers to these rows: turns
         left in progress are found by comparing with the workers still alive."""
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             result = await connection.execute(
                 delete(Worker).where(Worker.heartbeat_at < silent_since)
             )
@@ -73,7 +75,7 @@ class WorkerRepository:
             )
             .returning(Message.id, Message.conversation_id)
         )
-        async with self._engine.begin() as connection:
+        async with self._writes.transaction() as connection:
             closed = (await connection.execute(statement)).all()
             if not closed:
                 return []

@@ -46,8 +46,14 @@ async def pause(closing: asyncio.Event, seconds: float, request: web.Request | N
     Watching the client matters for stalls: a stalled stream whose client timed out must give
     its concurrency slot back, as the real service does when the connection goes away.
     """
+    if seconds <= CLIENT_CHECK_SECONDS:
+        # The pause between two tokens: a plain sleep. Waiting on ``closing`` costs a task
+        # per chunk (``wait_for``), about a fifth of a soak's emulator CPU (bench/NOTES.md);
+        # shutting down or a client gone is noticed at most one token later.
+        await asyncio.sleep(max(seconds, 0.0))
+        return closing.is_set() or _client_gone(request)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(seconds, 0.0)
+    deadline = loop.time() + seconds
     while True:
         if closing.is_set() or _client_gone(request):
             return True

@@ -164,10 +164,12 @@ async def test_a_streaming_answer_is_saved_as_it_grows_and_survives_its_worker(m
 async def test_a_late_checkpoint_never_overwrites_the_final_answer(services):
     conversation = await services.db.conversations.get_or_create(KEY, is_group=False)
     answer = await services.db.messages.add(conversation.id, "assistant", "", status=IN_PROGRESS)
-    assert await services.db.messages.checkpoint(answer, "partial", 2) is True
+    await services.db.messages.checkpoint(answer, "partial", 2)
+    saved = await services.db.messages.get(answer)
+    assert (saved.content, saved.status) == ("partial", IN_PROGRESS)
     await services.db.messages.finish(
         answer, content="the whole answer", status=COMPLETE, token_estimate=4
     )
-    assert await services.db.messages.checkpoint(answer, "partial", 2) is False
+    await services.db.messages.checkpoint(answer, "partial", 2)
     stored = await services.db.messages.get(answer)
     assert (stored.content, stored.status) == ("the whole answer", COMPLETE)

@@ -806,6 +806,9 @@ def test_token_estimate_is_cjk_aware() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcdefgh") == 2
     assert estimate_tokens("月之暗面月之暗面月之") == 6
+    # Mixed text: 9 ASCII characters (2.25 tokens) and 3 others (1.8 tokens), rounded up.
+    assert estimate_tokens("Kimi: 月之暗 ok") == 5
+    assert estimate_tokens("é" * 10) == 6  # accented Latin counts as "other" too
 
 
 # -- control API and CLI -----------------------------------------------------------------------
