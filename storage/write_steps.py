@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+MAX_ROWS_PER_INSERT = 64  # rows in one shared INSERT .. RETURNING (a power of two)
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -93,18 +95,38 @@ async def run_planned(
     write alone."""
     ids: list[list[int]] = [[] for _ in writes]
     for group in plan(writes):
-        parameters: Any = group.rows if len(group.rows) > 1 else group.rows[0]
-        result = await connection.execute(group.step.statement, parameters)
         if not group.step.returns_ids:
+            parameters: Any = group.rows if len(group.rows) > 1 else group.rows[0]
+            await connection.execute(group.step.statement, parameters)
             continue
-        returned = sorted(int(value) for value in result.scalars().all())
-        if len(returned) != len(group.rows) or (
-            returned and returned[-1] - returned[0] != len(returned) - 1
-        ):
-            raise ReturnedIdsUnclear(f"{len(group.rows)} rows inserted, ids {returned}")
-        for owner, new_id in zip(group.owners, returned, strict=True):
-            ids[owner].append(new_id)
+        start = 0
+        for size in _chunks(len(group.rows)):
+            rows = group.rows[start : start + size]
+            result = await connection.execute(group.step.statement, rows if size > 1 else rows[0])
+            returned = sorted(int(value) for value in result.scalars().all())
+            if len(returned) != size or returned[-1] - returned[0] != size - 1:
+                raise ReturnedIdsUnclear(f"{size} rows inserted, ids {returned}")
+            for owner, new_id in zip(group.owners[start : start + size], returned, strict=True):
+                ids[owner].append(new_id)
+            start += size
     return ids
+
+
+def _chunks(count: int) -> list[int]:
+    """``count`` as a sum of powers of two up to :data:`MAX_ROWS_PER_INSERT`, largest first.
+
+    A multi-row insert's SQL names every row's placeholders, so each row count is a statement
+    of its own in SQLite's per-connection statement cache; any count would make up to 64 of
+    them, each holding hundreds of placeholders (a soak's memory grew with the batches' sizes).
+    Seven sizes at most this way."""
+    sizes = []
+    size = MAX_ROWS_PER_INSERT
+    while count:
+        while size > count:
+            size //= 2
+        sizes.append(size)
+        count -= size
+    return sizes
 
 
 async def run_alone(connection: AsyncConnection, steps: Sequence[Step]) -> list[int]:

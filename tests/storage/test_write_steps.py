@@ -12,7 +12,7 @@ from sqlalchemy import event, insert, select, table, update
 from core.types import ConversationKey
 from storage import COMPLETE, IN_PROGRESS, Database
 from storage.models import Participant
-from storage.write_steps import ReturnedIdsUnclear, Step, plan, run_planned
+from storage.write_steps import ReturnedIdsUnclear, Step, _chunks, plan, run_planned
 from tests.support.ledger import ledger_row
 
 WRITERS = 120
@@ -163,9 +163,9 @@ async def test_ids_that_cannot_be_matched_to_rows_refuse_the_shared_insert(
 
 
 async def test_consecutive_ids_are_handed_out_in_row_order() -> None:
-    writes = [[Step(A, ({"x": i},), returns_ids=True)] for i in range(3)]
-    ids = await run_planned(_Connection([12, 10, 11]), writes)  # type: ignore[arg-type]
-    assert ids == [[10], [11], [12]]
+    writes = [[Step(A, ({"x": i},), returns_ids=True)] for i in range(4)]
+    ids = await run_planned(_Connection([12, 10, 13, 11]), writes)  # type: ignore[arg-type]
+    assert ids == [[10], [11], [12], [13]]
 
 
 def test_a_step_needs_rows_and_returns_at_most_one_id() -> None:
@@ -173,3 +173,27 @@ def test_a_step_needs_rows_and_returns_at_most_one_id() -> None:
         Step(A, ())
     with pytest.raises(ValueError, match="one row"):
         Step(A, ({"x": 1}, {"x": 2}), returns_ids=True)
+
+
+@pytest.mark.parametrize(
+    ("count", "sizes"), [(1, [1]), (15, [8, 4, 2, 1]), (64, [64]), (100, [64, 32, 4])]
+)
+def test_shared_inserts_come_in_a_few_sizes(count: int, sizes: list[int]) -> None:
+    """Each row count is a statement of its own in SQLite's statement cache: powers of two."""
+    assert _chunks(count) == sizes
+
+
+async def test_ids_are_matched_chunk_by_chunk() -> None:
+    class Chunked(_Connection):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.next = 100
+
+        async def execute(self, _statement: Any, parameters: Any) -> _Returned:
+            size = len(parameters) if isinstance(parameters, list) else 1
+            ids = list(range(self.next + size - 1, self.next - 1, -1))  # reversed, as SQLite may
+            self.next += size + 10  # a gap between chunks is fine
+            return _Returned(ids)
+
+    writes = [[Step(A, ({"x": i},), returns_ids=True)] for i in range(3)]
+    assert await run_planned(Chunked(), writes) == [[100], [101], [112]]  # type: ignore[arg-type]
