@@ -48,7 +48,7 @@ class Database:
         sessions = session_factory(self.engine)
         # One queue for the hot path's writes of every repository: on SQLite they must take
         # turns with each other, not only within one repository.
-        writes = self.writes = WriteGate.of(self.engine)
+        writes = WriteGate.of(self.engine)
         self.conversations = ConversationRepository(self.engine)
         self.messages = MessageRepository(self.engine, writes)
         self.usage = UsageRepository(sessions, writes)
@@ -73,5 +73,4 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        await self.writes.close()
         await self.engine.dispose()

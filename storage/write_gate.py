@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.write_steps import Step, run_alone, run_planned
-from storage.writer_thread import WriterThread
 
 T = TypeVar("T")
 
@@ -26,8 +24,7 @@ _GATES: weakref.WeakKeyDictionary[AsyncEngine, WriteGate] = weakref.WeakKeyDicti
 
 class WriteGate:
     """Every write transaction on a database goes through here (:meth:`of` gives the engine's
-    one gate), which on SQLite means one writer at a time, many writes per commit, and a thread
-    of its own (:mod:`storage.writer_thread`) for a database file.
+    one gate), which on SQLite means one writer at a time and many writes per commit.
 
     Why one at a time: concurrent writers meet in SQLite's busy handler, which sleeps between
     tries (up to 100 ms each) while holding a pooled connection. Under load the pool ran dry
@@ -38,8 +35,9 @@ class WriteGate:
     connection until its turn, and readers (WAL) are never held up.
 
     Why many per commit (group commit): each transaction costs several round trips between
-    aiosqlite's thread and the event loop (take a connection, commit, reset it on return).
-    Writes that queued while the previous commit ran share the next one.
+    aiosqlite's thread and the event loop (take a connection, commit, reset it on return), and
+    under load every round trip waits for the loop's turn. Writes that queued while the
+    previous commit ran share the next one.
 
     Three kinds of write:
 
@@ -49,11 +47,11 @@ class WriteGate:
     - :meth:`run` (and :meth:`execute`): a coroutine function given the connection, whose
       result (or exception) is returned once its transaction has committed. When one write of
       a shared commit fails, the transaction is rolled back and each write of it runs alone,
-      so only the failing one fails; so such a write may run twice, and it must use only the
-      connection (on a database file it runs on the line's own thread).
+      so only the failing one fails; so such a write may run twice and must only use the
+      connection.
     - :meth:`transaction`: ``async with gate.transaction() as connection`` for a transaction of
-      the caller's own (any statements, reads between them, an exception rolls it back), on the
-      caller's engine. It takes its turn in the same line: the line waits until it has ended.
+      the caller's own (any statements, reads between them, an exception rolls it back). It
+      takes its turn in the same line but never shares its commit.
 
     A caller cancelled before its turn is skipped. PostgreSQL has row locks: each write is its
     own transaction there. Not reentrant: a write must not queue another and wait for it.
@@ -62,10 +60,6 @@ class WriteGate:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._queued = engine.dialect.name == "sqlite"
-        self._writer: WriterThread | None = None
-        self._own_turns = 0  # transactions of callers holding the line's turn right now
-        self._closed = False
-        # The line's state below is touched only on the line's loop.
         self._pending: deque[_Write[Any] | _Solo] = deque()
         self._committer: asyncio.Task[None] | None = None
 
@@ -77,31 +71,24 @@ class WriteGate:
             gate = _GATES[engine] = cls(engine)
         return gate
 
-    @property
-    def own_turns(self) -> int:
-        """How many :meth:`transaction` blocks hold the line's turn now (0 or 1; for tests)."""
-        return self._own_turns
-
-    @property
-    def line_engine(self) -> AsyncEngine:
-        """The engine the line's shared commits run on (its own, for a SQLite file)."""
-        writer = self._line_writer()
-        return writer.engine if writer is not None else self._engine
-
     async def write(self, *steps: Step) -> list[int]:
         """Run ``steps`` in order in a transaction (shared with other queued writes on SQLite);
         the ids that its ``returns_ids`` steps inserted."""
         if not self._queued:
             async with self._engine.begin() as connection:
                 return await run_alone(connection, steps)
-        return await self._submit(_Write(None, concurrent.futures.Future(), steps))
+        queued: _Write[list[int]] = _Write(None, asyncio.get_running_loop().create_future(), steps)
+        self._enqueue(queued)
+        return await queued.result
 
     async def run(self, write: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``write`` in a transaction (shared with other queued writes on SQLite)."""
         if not self._queued:
             async with self._engine.begin() as connection:
                 return await write(connection)
-        return await self._submit(_Write(write, concurrent.futures.Future()))
+        queued = _Write(write, asyncio.get_running_loop().create_future())
+        self._enqueue(queued)
+        return await queued.result
 
     async def execute(self, statement: Executable) -> None:
         """One statement as a write of its own (see :meth:`run`); for a result (a row count, a
@@ -116,79 +103,33 @@ class WriteGate:
             async with self._engine.begin() as connection:
                 yield connection
             return
-        solo = _Solo(concurrent.futures.Future())
-        self._hand_over(solo)
+        loop = asyncio.get_running_loop()
+        solo = _Solo(loop.create_future(), loop.create_future(), loop.create_future())
+        self._enqueue(solo)
         try:
-            await asyncio.wrap_future(solo.granted)
-        except BaseException:
-            # Cancelled: if the line granted the turn meanwhile, give it back.
-            solo.granted.add_done_callback(lambda granted: self._give_back(solo, granted))
+            connection = await solo.granted
+            yield connection
+        except BaseException as exc:
+            if not solo.outcome.done():
+                solo.outcome.set_result(exc)  # roll back (or skip, if not granted yet)
             raise
-        self._own_turns += 1
-        try:
-            async with self._engine.begin() as connection:
-                yield connection
-        finally:
-            self._own_turns -= 1
-            self._give_back(solo, solo.granted)
+        solo.outcome.set_result(None)
+        await solo.committed
 
-    async def close(self) -> None:
-        """Stop the line's thread (writes still queued are cancelled); a database's close."""
-        self._closed = True
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            await writer.close(before=self._stop_committer)
-        _GATES.pop(self._engine, None)
-
-    # -- the line (on its own loop for a database file, else on the caller's) ---------------
-
-    def _line_writer(self) -> WriterThread | None:
-        if self._closed:
-            raise RuntimeError("the database is closed")
-        if self._writer is None and self._queued and not _in_memory(self._engine):
-            self._writer = WriterThread(self._make_line_engine)
-        return self._writer
-
-    def _make_line_engine(self) -> AsyncEngine:
-        from storage.database import create_engine  # storage.database re-exports this module
-
-        url = self._engine.url.render_as_string(hide_password=False)
-        return create_engine(url, pool_size=1, max_overflow=0)
-
-    async def _submit(self, write: _Write[T]) -> T:
-        self._hand_over(write)
-        return await asyncio.wrap_future(write.result)
-
-    def _hand_over(self, item: _Write[Any] | _Solo) -> None:
-        writer = self._line_writer()
-        if writer is None:
-            self._enqueue(item)
-        else:
-            writer.call(self._enqueue, item)
-
-    def _give_back(self, solo: _Solo, granted: concurrent.futures.Future[None]) -> None:
-        if granted.cancelled() or solo.finished is None:
-            return
-        finished = solo.finished
-        loop = finished.get_loop()
-        loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(None))
-
-    def _enqueue(self, item: _Write[Any] | _Solo) -> None:
-        self._pending.append(item)
+    def _enqueue(self, write: _Write[Any] | _Solo) -> None:
+        self._pending.append(write)
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_pending(), name="sqlite-writes")
 
-    async def _stop_committer(self) -> None:
-        if self._committer is not None and not self._committer.done():
-            self._committer.cancel()
-            await asyncio.gather(self._committer, return_exceptions=True)
-
     async def _commit_pending(self) -> None:
         batch: list[_Write[Any]] = []
+        solo: _Solo | None = None
         try:
             while self._pending:
                 if isinstance(self._pending[0], _Solo):
-                    await self._run_solo(self._pending.popleft())  # type: ignore[arg-type]
+                    solo = self._pending.popleft()  # type: ignore[assignment]
+                    await self._run_solo(solo)
+                    solo = None
                     continue
                 batch = []
                 while (
@@ -196,21 +137,18 @@ class WriteGate:
                     and len(batch) < WRITES_PER_COMMIT
                     and isinstance(self._pending[0], _Write)
                 ):
-                    write = self._pending.popleft()
-                    if write.result.set_running_or_notify_cancel():  # type: ignore[union-attr]
-                        batch.append(write)  # type: ignore[arg-type]
-                await self._commit(batch)
-                batch = []
-        finally:  # cancelled (the line is closing): nobody may wait forever
-            for item in [*batch, *self._pending]:
-                item.abandon()
+                    batch.append(self._pending.popleft())  # type: ignore[arg-type]
+                await self._commit([w for w in batch if not w.result.done()])
+        finally:  # cancelled (the loop is closing): nobody may wait forever
+            for write in [*batch, *([solo] if solo else []), *self._pending]:
+                write.abandon()
             self._pending.clear()
 
     async def _commit(self, batch: list[_Write[Any]]) -> None:
         if not batch:
             return
         try:
-            async with self.line_engine.begin() as connection:
+            async with self._engine.begin() as connection:
                 results = await _run_batch(connection, batch)
         except Exception as exc:
             if len(batch) == 1:
@@ -223,19 +161,22 @@ class WriteGate:
             write.succeed(result)
 
     async def _run_solo(self, solo: _Solo) -> None:
-        """Grant the caller its turn and wait until its transaction has ended."""
-        solo.finished = asyncio.get_running_loop().create_future()
+        if solo.outcome.done():  # the caller left before its turn
+            return
         try:
-            solo.granted.set_result(None)
-        except concurrent.futures.InvalidStateError:
-            return  # the caller left before its turn
-        await solo.finished
-
-
-def _in_memory(engine: AsyncEngine) -> bool:
-    """An in-memory SQLite database is one connection of this loop: no thread can share it."""
-    database = engine.url.database or ""
-    return database in ("", ":memory:") or "mode=memory" in str(engine.url)
+            async with self._engine.begin() as connection:
+                solo.granted.set_result(connection)
+                failure = await solo.outcome
+                if failure is not None:
+                    raise _RolledBack from failure
+        except _RolledBack:
+            return  # the caller raises its own exception
+        except Exception as exc:  # opening or committing failed: the caller hears of it
+            target = solo.committed if solo.granted.done() else solo.granted
+            if not target.done():
+                target.set_exception(exc)
+            return
+        solo.committed.set_result(None)
 
 
 async def _run_batch(connection: AsyncConnection, batch: list[_Write[Any]]) -> list[Any]:
@@ -253,17 +194,20 @@ async def _run_batch(connection: AsyncConnection, batch: list[_Write[Any]]) -> l
     return [results[id(write)] for write in batch]
 
 
+class _RolledBack(Exception):
+    """Raised inside a solo transaction to roll it back: its block raised."""
+
+
 @dataclass(slots=True)
 class _Write(Generic[T]):
-    """A queued write (a coroutine function, or steps) and the future its caller awaits
-    (thread-safe: the caller may wait on another loop)."""
+    """A queued write (a coroutine function, or steps) and the future its caller awaits."""
 
     run: Callable[[AsyncConnection], Awaitable[T]] | None
-    result: concurrent.futures.Future[T]
+    result: asyncio.Future[T]
     steps: Sequence[Step] | None = None
 
     def succeed(self, value: T) -> None:
-        if not self.result.done():
+        if not self.result.done():  # the caller may have been cancelled meanwhile
             self.result.set_result(value)
 
     def fail(self, exc: BaseException) -> None:
@@ -271,17 +215,23 @@ class _Write(Generic[T]):
             self.result.set_exception(exc)
 
     def abandon(self) -> None:
-        if not self.result.cancel() and not self.result.done():
-            self.result.set_exception(RuntimeError("the database is closing"))
+        if not self.result.done():
+            self.result.cancel()
 
 
 @dataclass(slots=True)
 class _Solo:
-    """A caller's own transaction waiting in line: ``granted`` gives it the turn; the line
-    waits on ``finished`` (on the line's loop) until the caller's transaction has ended."""
+    """A caller's own transaction waiting in line: ``granted`` hands it the connection,
+    ``outcome`` brings back how its block ended (None, or what it raised), ``committed``
+    the commit's result."""
 
-    granted: concurrent.futures.Future[None]
-    finished: asyncio.Future[None] | None = field(default=None)
+    granted: asyncio.Future[AsyncConnection]
+    outcome: asyncio.Future[BaseException | None]
+    committed: asyncio.Future[None]
 
     def abandon(self) -> None:
-        self.granted.cancel()
+        for future in (self.granted, self.committed):
+            if not future.done():
+                future.cancel()
+        if not self.outcome.done():
+            self.outcome.set_result(None)

@@ -4,8 +4,6 @@ writes that queued meanwhile share one commit; on PostgreSQL each its own transa
 from __future__ import annotations
 
 import asyncio
-import sys
-import threading
 from typing import Any
 
 import pytest
@@ -22,22 +20,6 @@ from tests.support.ledger import ledger_row
 WRITERS = 200
 
 
-class Hold:
-    """Keeps a write (on the line's own thread, for a database file) in its transaction until
-    released: thread-safe events, since the line and the test run on different loops."""
-
-    def __init__(self) -> None:
-        self.holding = threading.Event()
-        self.release = threading.Event()
-
-    async def inside(self) -> None:
-        self.holding.set()
-        await asyncio.to_thread(self.release.wait, 10)
-
-    async def until_holding(self) -> None:
-        assert await asyncio.to_thread(self.holding.wait, 10)
-
-
 async def a_conversation(db: Database, chat: str = "gate") -> int:
     record = await db.conversations.get_or_create(
         ConversationKey(platform="test", chat=chat), is_group=False
@@ -51,7 +33,7 @@ def count_commits(db: Database) -> list[int]:
     def counted(_connection: Any) -> None:
         commits[0] += 1
 
-    event.listen(db.writes.line_engine.sync_engine, "commit", counted)
+    event.listen(db.engine.sync_engine, "commit", counted)
     return commits
 
 
@@ -100,12 +82,14 @@ async def test_a_caller_cancelled_before_its_turn_is_skipped(sqlite_url: str) ->
     database = Database(sqlite_url)
     await database.migrate()
     try:
-        gate = WriteGate.of(database.engine)
-        hold = Hold()
+        gate = WriteGate(database.engine)
+        holding = asyncio.Event()
+        release = asyncio.Event()
         ran: list[str] = []
 
         async def slow(connection: AsyncConnection) -> str:
-            await hold.inside()
+            holding.set()
+            await release.wait()
             ran.append("slow")
             return "slow"
 
@@ -114,11 +98,11 @@ async def test_a_caller_cancelled_before_its_turn_is_skipped(sqlite_url: str) ->
             return "later"
 
         first = asyncio.create_task(gate.run(slow))
-        await hold.until_holding()  # the first commit is under way; the next write queues
+        await holding.wait()  # the first commit is under way; the next write queues
         second = asyncio.create_task(gate.run(later))
         await asyncio.sleep(0)
         second.cancel()
-        hold.release.set()
+        release.set()
         assert await first == "slow"
         with pytest.raises(asyncio.CancelledError):
             await second
@@ -187,11 +171,12 @@ async def test_an_own_transaction_takes_its_turn_in_the_line(sqlite_url: str) ->
     try:
         gate = WriteGate.of(database.engine)
         assert gate is WriteGate.of(database.engine), "one line per database"
-        hold = Hold()
+        holding, release = asyncio.Event(), asyncio.Event()
         order: list[str] = []
 
         async def ahead(connection: AsyncConnection) -> None:
-            await hold.inside()
+            holding.set()
+            await release.wait()
             order.append("ahead committed")
 
         async def own() -> None:
@@ -204,13 +189,13 @@ async def test_an_own_transaction_takes_its_turn_in_the_line(sqlite_url: str) ->
             order.append("behind ran")
 
         first = asyncio.create_task(gate.run(ahead))
-        await hold.until_holding()
+        await holding.wait()
         second = asyncio.create_task(own())
         await asyncio.sleep(0.05)
         third = asyncio.create_task(gate.run(behind))
         await asyncio.sleep(0.05)
         assert order == [], "nothing else writes while the first write holds the line"
-        hold.release.set()
+        release.set()
         await asyncio.gather(first, second, third)
         assert order == ["ahead committed", "own began", "own ends", "behind ran"]
     finally:
@@ -222,22 +207,23 @@ async def test_an_own_transaction_cancelled_before_its_turn_is_skipped(sqlite_ur
     await database.migrate()
     try:
         gate = WriteGate.of(database.engine)
-        hold = Hold()
+        holding, release = asyncio.Event(), asyncio.Event()
         entered: list[str] = []
 
         async def ahead(connection: AsyncConnection) -> None:
-            await hold.inside()
+            holding.set()
+            await release.wait()
 
         async def own() -> None:
             async with gate.transaction():
                 entered.append("own")
 
         first = asyncio.create_task(gate.run(ahead))
-        await hold.until_holding()
+        await holding.wait()
         waiting = asyncio.create_task(own())
         await asyncio.sleep(0.02)
         waiting.cancel()
-        hold.release.set()
+        release.set()
         await first
         with pytest.raises(asyncio.CancelledError):
             await waiting
@@ -273,11 +259,7 @@ async def test_every_repository_writes_in_the_line(sqlite_url: str) -> None:
         task = asyncio.current_task()
         committed_by.append(task.get_name() if task else "no task")
 
-    def note_own(_connection: Any) -> None:  # a transaction of a caller's own, on its engine
-        committed_by.append("own turn" if database.writes.own_turns == 1 else "outside the line")
-
-    event.listen(database.writes.line_engine.sync_engine, "commit", note)
-    event.listen(database.engine.sync_engine, "commit", note_own)
+    event.listen(database.engine.sync_engine, "commit", note)
     try:
         key = ConversationKey(platform="telegram", chat="7")
         conversation = await database.conversations.get_or_create(key, is_group=False)
@@ -325,44 +307,6 @@ async def test_every_repository_writes_in_the_line(sqlite_url: str) -> None:
         await admin.add_access("user", "u2", "admin")
         await admin.set_budget("u1", 1.0, None, "admin")
         assert len(committed_by) >= 20
-        assert set(committed_by) == {"sqlite-writes", "own turn"}, committed_by
+        assert set(committed_by) == {"sqlite-writes"}, committed_by
     finally:
         await database.close()
-
-
-EXIT_WITHOUT_CLOSE = """
-import asyncio, sys
-from storage import Database
-from storage.records import ConversationKey
-
-async def main():
-    db = Database(sys.argv[1])
-    await db.migrate()
-    key = ConversationKey(platform="test", chat="exit")
-    conversation = await db.conversations.get_or_create(key, is_group=False)
-    print(await db.messages.add(conversation.id, "user", "written, never closed"))
-
-asyncio.run(main())
-"""
-
-
-async def test_a_process_that_never_closes_its_database_still_ends(sqlite_url: str) -> None:
-    """The line's thread and its SQLite connection (a thread the interpreter waits for) close
-    themselves when the main thread has ended: a command that forgets to close must not hang."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "ignore",
-        "-c",
-        EXIT_WITHOUT_CLOSE,
-        sqlite_url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    except TimeoutError:
-        process.kill()
-        raise AssertionError("the process was still running 60 s after its last line") from None
-    assert process.returncode == 0, err.decode()
-    assert int(out) > 0, "the write landed before the process ended"

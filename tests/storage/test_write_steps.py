@@ -26,7 +26,7 @@ def count_executions(db: Database, word: str) -> list[int]:
         if statement.lstrip().upper().startswith(word):
             seen[0] += 1
 
-    event.listen(db.writes.line_engine.sync_engine, "before_cursor_execute", counted)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", counted)
     return seen
 
 
