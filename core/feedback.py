@@ -25,8 +25,19 @@ class Feedback:
 
     async def link(self, platform: str, chat: str, post_ids: Iterable[str], answer_id: int) -> None:
         """The platform messages ``post_ids`` show answer ``answer_id`` (a reaction on any of
-        them rates it)."""
-        await self._db.feedback.link(platform, chat, [str(p) for p in post_ids], answer_id)
+        them rates it). Never raises: the answer is delivered by now, so a failure here must
+        not reach the user as an error; the operator learns which answer lost its reactions."""
+        try:
+            await self._db.feedback.link(platform, chat, [str(p) for p in post_ids], answer_id)
+        except Exception as exc:
+            log.error(
+                "answer %s in %s:%s: reactions on its messages won't rate it (%s: %s)",
+                answer_id,
+                platform,
+                chat,
+                type(exc).__name__,
+                exc,
+            )
 
     async def record(
         self, platform: str, chat: str, answer_id: int, user_id: str, rating: int

@@ -5,12 +5,14 @@ model`` shows the counts and ``kimi_feedback_total`` counts the ratings."""
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
 
 from bots.slack.feedback import BUTTONS
 from bots.telegram import TelegramAdapter
@@ -113,6 +115,30 @@ async def test_telegram_reactions_rate_the_answer_and_the_last_one_counts(
     assert header[-2:] == ["👍", "👎"]
     [row] = [line.split() for line in out if line.startswith("kimi-k2")]
     assert row[-2:] == ["0", "1"], "one 👎 (the 👍 was replaced)"
+
+
+async def test_a_failed_post_link_leaves_the_delivered_answer_alone(
+    tg: TelegramEmulator,  # noqa: F811
+    telegram_bot: Bot,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer is delivered before its posts are linked for reactions: a database error
+    there is the operator's to read in the log, not an error message after the answer."""
+
+    async def broken_link(*_args: object) -> None:
+        raise OperationalError("INSERT INTO answer_posts", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(telegram_bot.services.db.feedback, "link", broken_link)
+    with caplog.at_level(logging.ERROR):
+        tg.user_message(USER, USER, "a question")
+        await handled(tg, telegram_bot, 1)
+    [(answer_id, text)] = await answers(telegram_bot.services)
+    assert [m.text for m in tg.messages(USER) if not m.deleted] == [text]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors
+    assert f"answer {answer_id} in telegram:{USER}: reactions on its messages" in errors[0]
+    assert "disk I/O error" in errors[0]
 
 
 @pytest.mark.parametrize("socket", [False, True], ids=["http", "socket-mode"])
