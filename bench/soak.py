@@ -61,6 +61,7 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from bench.common import EMULATOR_KEY, moonshot_subprocess
+from core import event_loop
 from core.catalog import builtin_catalog
 from core.config import load_settings
 from core.retention import Retention, RetentionPolicy
@@ -207,6 +208,7 @@ class Stats:
     pauses: Pauses = field(default_factory=Pauses)
     loop_lag: array[float] = field(default_factory=samples)
     cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
+    loop: str = ""  # which event loop ran this process
     updates: int = 0  # Telegram updates the adapter processed (each claimed once)
     event_at: array[float] = field(default_factory=samples)  # seconds into the load
     event_rows: array[float] = field(default_factory=samples)  # processed_events rows then
@@ -457,6 +459,7 @@ async def run(args: argparse.Namespace) -> int:
     telegram_users = round(args.conversations * args.telegram)
     engine_users = args.conversations - telegram_users
     stats = Stats()
+    stats.loop = event_loop.running_loop_name()
     async with moonshot_subprocess("--no-limits", "--token-delay", str(args.token_delay)) as url:
         tg = None
         if telegram_users:
@@ -595,7 +598,8 @@ def report(
     print(
         f"soak: {args.conversations} conversations ({telegram_users} through Telegram) for "
         f"{ran / 60:.1f} min; answers {args.tokens_min}-{args.tokens_max} tokens at "
-        f"{args.token_delay * 1000:.0f} ms/token; thinking {args.think_min:g}-{args.think_max:g} s"
+        f"{args.token_delay * 1000:.0f} ms/token; thinking {args.think_min:g}-{args.think_max:g} s; "
+        f"{stats.loop} event loop"
     )
     print(
         f"turns completed : {turns} (engine {stats.turns['engine']}, telegram "
@@ -736,6 +740,12 @@ def main() -> None:
         metavar="SECONDS",
         help="trim processed_events claims older than this, every SECONDS/4 (default: never)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="this process's event loop, as EVENT_LOOP for kimi-bot run (default: auto)",
+    )
     args = parser.parse_args()
     if not 0 <= args.telegram <= 1 or args.conversations < 1 or args.minutes <= 0:
         parser.error("need --conversations >= 1, --minutes > 0 and 0 <= --telegram <= 1")
@@ -743,7 +753,7 @@ def main() -> None:
         parser.error("need --event-retention > 0")
     limit_malloc_arenas()  # as `kimi-bot run` does
     mmap_large_blocks()
-    raise SystemExit(asyncio.run(run(args)))
+    raise SystemExit(event_loop.run(run(args), args.loop))
 
 
 if __name__ == "__main__":

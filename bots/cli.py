@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -14,6 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from core import event_loop
 from core.config import ConfigError, Settings, load_settings
 from core.logs import configure_logging
 from core.runtime import limit_malloc_arenas, mmap_large_blocks
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level, _secrets(settings), settings.log_format)
         limit_malloc_arenas()
         mmap_large_blocks()
-        return asyncio.run(_run_command(args, settings))
+        return event_loop.run(_run_command(args, settings), settings.event_loop)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -10,6 +10,7 @@ from typing import Protocol
 from bots.http import HttpServer, Route, build_app, readiness_checks
 from core.balance_watch import BalanceWatch
 from core.config import Settings
+from core.event_loop import running_loop_name
 from core.log_context import bind_worker
 from core.retention import Retention, RetentionPolicy
 from core.runtime import (
@@ -146,7 +147,11 @@ async def serve(
         if balance is not None:
             balance.start()  # after the adapters: a low balance at start is a DM already
         frozen = freeze_startup_objects()  # after the adapters: their objects are start-up's too
-        log.info("kept %d start-up objects out of garbage collections", frozen)
+        log.info(
+            "on the %s event loop; kept %d start-up objects out of garbage collections",
+            running_loop_name(),
+            frozen,
+        )
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)
         await stop.wait()

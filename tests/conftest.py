@@ -54,6 +54,30 @@ REDIS_MARKER = "kimi-bot:test-db"
 REDIS_MARKER_VALUE = "kimi-bot's test suite owns this database and flushes it"
 PROBE_TIMEOUT = 2.0
 
+# `kimi-bot run` runs on uvloop (core.event_loop); these modules' tests run twice, on asyncio's
+# own loop and on uvloop, so the adapters, the engine and the write line are tested on both. The
+# rest run on asyncio's loop only (a second run of everything would double the suite's time);
+# the tests that start `kimi-bot run` itself (workers, the web chat's demo server, the CLI) are
+# on uvloop already.
+BOTH_LOOPS = frozenset(
+    {
+        "tests/e2e/test_assistant.py",
+        "tests/telegram/test_private.py",
+        "tests/slack/test_streaming.py",
+        "tests/storage/test_write_gate.py",
+    }
+)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """pytest-asyncio's hook: the event loops an async test runs on (see :data:`BOTH_LOOPS`)."""
+    if item.path.relative_to(ROOT).as_posix() in BOTH_LOOPS:
+        import uvloop
+
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
+
+
 CORPUS_MISSING = (
     "real-document corpus not found: set KIMI_TEST_CORPUS=DIR (CI has ../shared/corpus)"
 )
