@@ -107,6 +107,38 @@ def sqlite_memory_mb() -> float:
         return float("nan")
 
 
+def resident_by_kind() -> dict[str, float]:
+    """RSS in MB by kind of mapping, from ``/proc/self/smaps`` (empty elsewhere): glibc's main
+    heap, Python's object arenas (anonymous 1 MiB mappings), thread stacks (8 MiB), other
+    anonymous memory (glibc's thread arena, large blocks mapped on their own, C libraries'
+    buffers) and files (code, the database's mmap). Which of them grows says what to fix."""
+    kinds: dict[str, float] = {}
+    try:
+        with open("/proc/self/smaps") as smaps:
+            kind = "files"
+            for line in smaps:
+                first = line.split(maxsplit=6)
+                if "-" in first[0] and len(first) >= 5 and first[0][0] in "0123456789abcdef":
+                    path = first[5].strip() if len(first) > 5 else ""
+                    start, end = (int(x, 16) for x in first[0].split("-"))
+                    size = end - start
+                    if path == "[heap]":
+                        kind = "heap"
+                    elif path.startswith("[stack") or (not path and size == 8 << 20):
+                        kind = "stacks"
+                    elif not path and size == 1 << 20:
+                        kind = "arenas"
+                    elif not path:
+                        kind = "anonymous"
+                    else:
+                        kind = "files"
+                elif first[0] == "Rss:":
+                    kinds[kind] = kinds.get(kind, 0.0) + int(first[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return {}
+    return kinds
+
+
 class _MallInfo2(ctypes.Structure):
     """glibc's ``struct mallinfo2`` (malloc.h), every arena summed."""
 
@@ -205,6 +237,7 @@ class Stats:
     blocks: array[float] = field(default_factory=samples)  # Python objects' allocated blocks
     heap_used: array[float] = field(default_factory=samples)  # glibc malloc, in use, MB
     heap_free: array[float] = field(default_factory=samples)  # glibc malloc, free but kept, MB
+    resident: list[dict[str, float]] = field(default_factory=list)  # by kind, each minute
     pauses: Pauses = field(default_factory=Pauses)
     loop_lag: array[float] = field(default_factory=samples)
     cpu: tuple[float, float] = (0.0, 0.0)  # during the load: this process, the emulator
@@ -429,6 +462,7 @@ async def sample_prompt_tokens(stats: Stats, model: str) -> None:
         stats.answered_at_minute.append(sum(stats.turns.values()))
         stats.prompt_at_minute.append(billed_tokens(model, "prompt"))
         stats.cached_at_minute.append(billed_tokens(model, "cached"))
+        stats.resident.append(resident_by_kind())
 
 
 async def sample_loop_lag(stats: Stats) -> None:
@@ -683,6 +717,15 @@ def report_by_minute(stats: Stats) -> None:
         f"free but kept {stats.heap_free[at_last]:.1f} vs {stats.heap_free[at5]:.1f} MB; "
         f"Python allocated blocks {stats.blocks[at_last]:,.0f} vs {stats.blocks[at5]:,.0f}"
     )
+    if len(stats.resident) > last and stats.resident[4]:
+        then, now = stats.resident[4], stats.resident[min(last, len(stats.resident) - 1)]
+        print(
+            "  resident by kind, MB (minute 5 -> last): "
+            + ", ".join(
+                f"{kind} {then.get(kind, 0):.1f} -> {now.get(kind, 0):.1f}"
+                for kind in ("heap", "arenas", "anonymous", "stacks", "files")
+            )
+        )
 
 
 def report_event_rows(args: argparse.Namespace, stats: Stats) -> None:
