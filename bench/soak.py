@@ -66,6 +66,7 @@ from core.catalog import builtin_catalog
 from core.config import load_settings
 from core.retention import Retention, RetentionPolicy
 from core.runtime import (
+    collect_young_less_often,
     freeze_startup_objects,
     limit_malloc_arenas,
     mmap_large_blocks,
@@ -523,6 +524,7 @@ async def run(args: argparse.Namespace) -> int:
             try:
                 async with telegram_side(services, tg is not None) as adapter:
                     freeze_startup_objects()  # as `kimi-bot run` does once started
+                    collect_young_less_often(settings.gc_young_threshold)
                     gc.callbacks.append(stats.pauses)
                     rss_start = rss_mb()
                     started = time.monotonic()
@@ -633,7 +635,7 @@ def report(
         f"soak: {args.conversations} conversations ({telegram_users} through Telegram) for "
         f"{ran / 60:.1f} min; answers {args.tokens_min}-{args.tokens_max} tokens at "
         f"{args.token_delay * 1000:.0f} ms/token; thinking {args.think_min:g}-{args.think_max:g} s; "
-        f"{stats.loop} event loop"
+        f"{stats.loop} event loop; a young collection every {gc.get_threshold()[0]} allocations"
     )
     print(
         f"turns completed : {turns} (engine {stats.turns['engine']}, telegram "

@@ -15,6 +15,7 @@ from core.log_context import bind_worker
 from core.retention import Retention, RetentionPolicy
 from core.runtime import (
     EXIT_ALLOWANCE,
+    collect_young_less_often,
     freeze_startup_objects,
     release_free_memory_every,
     watch_the_exit,
@@ -147,10 +148,13 @@ async def serve(
         if balance is not None:
             balance.start()  # after the adapters: a low balance at start is a DM already
         frozen = freeze_startup_objects()  # after the adapters: their objects are start-up's too
+        young, _, _ = collect_young_less_often(settings.gc_young_threshold)
         log.info(
-            "on the %s event loop; kept %d start-up objects out of garbage collections",
+            "on the %s event loop; kept %d start-up objects out of garbage collections, "
+            "a young collection every %d allocations",
             running_loop_name(),
             frozen,
+            young,
         )
         started_up.set()
         _announce(settings, server.port, adapters, demo=demo)

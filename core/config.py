@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     shutdown_grace: float = Field(default=20.0, ge=0)
     memory_trim_every: float = Field(default=60.0, ge=0)  # 0: never (see core.runtime)
+    # container allocations between young garbage collections (core.runtime); 0: Python's 700
+    gc_young_threshold: int = Field(default=10_000, ge=0)
     # uvloop where installed (core.event_loop); "asyncio" for the standard library's loop
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # Bookkeeping rows that would grow forever (see core.retention); 0: never trimmed.

@@ -114,6 +114,23 @@ def freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
+def collect_young_less_often(threshold: int) -> tuple[int, int, int]:
+    """Run a young garbage collection every ``threshold`` container allocations instead of
+    Python's 700 (0 leaves Python's own); returns the collector's thresholds now.
+
+    Why: under ``bench.soak`` (1,000 conversations, 41 minutes) young collections ran 13 times
+    a second, 33,107 of them taking 48.6 s, and the middle and full ones they trigger 37.9 s
+    more. Each walks the turns in flight (coroutines, frames, stream chunks), which are alive,
+    so it frees almost nothing: what a turn drops is freed by reference counting, and a run
+    with ``DEBUG_SAVEALL`` found 10-14 objects of cyclic garbage per 100 turns. The standard
+    library's ``gc.set_threshold`` is the knob; the older generations keep Python's ratios.
+    """
+    if threshold > 0:
+        _, middle, old = gc.get_threshold()
+        gc.set_threshold(threshold, middle, old)
+    return gc.get_threshold()
+
+
 EXIT_ALLOWANCE = 15.0  # seconds a shutdown may take beyond the answers it lets finish
 
 

@@ -102,3 +102,37 @@ async def test_a_server_that_says_nothing_is_an_idle_timeout(transport: str) -> 
         server.close()
         await server.wait_closed()
     assert failed.value.detail == "no data from Moonshot within the idle timeout"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_malformed_chunk_interrupts_the_stream_and_keeps_what_was_shown(
+    transport: str,
+) -> None:
+    """A chunk that is not JSON (orjson decodes the stream) ends the answer as interrupted,
+    with the text that came before it kept."""
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"half an "}}]}\n\n'
+        b"data: {not json\n\n"
+    )
+
+    async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's headers; its body is not needed
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbled, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    kimi = client(f"http://127.0.0.1:{port}/v1", transport)
+    try:
+        with pytest.raises(PartialAnswer) as cut:
+            await kimi.stream(model=MODEL, messages=MESSAGES, max_tokens=100)
+    finally:
+        await kimi.close()
+        server.close()
+        await server.wait_closed()
+    assert cut.value.completion.text == "half an "
+    assert "malformed stream chunk" in str(cut.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.runtime import (
+    collect_young_less_often,
     limit_malloc_arenas,
     mmap_large_blocks,
     release_free_memory,
@@ -149,3 +151,33 @@ def test_startup_objects_are_frozen_and_startup_garbage_is_collected_first() -> 
     assert int(frozen) >= 100_000
     assert int(tracked_after) < int(tracked_before) - 100_000
     assert cycle_collected == "True"
+
+
+def test_young_collections_run_every_threshold_allocations() -> None:
+    """10,000 allocations between young collections instead of 700: 50,000 live containers
+    cost at most 6 young collections instead of about 70; 0 leaves the thresholds alone."""
+    before = gc.get_threshold()
+    young: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 0:
+            young.append(1)
+
+    def allocations() -> int:
+        young.clear()
+        gc.callbacks.append(count)
+        try:
+            kept = [[i] for i in range(50_000)]
+        finally:
+            gc.callbacks.remove(count)
+        assert len(kept) == 50_000
+        return len(young)
+
+    try:
+        gc.set_threshold(700, before[1], before[2])
+        assert allocations() >= 50  # 50,000 / 700 = 71, less what the interpreter freed
+        assert collect_young_less_often(10_000) == (10_000, before[1], before[2])
+        assert allocations() <= 6
+        assert collect_young_less_often(0) == (10_000, before[1], before[2]), "0: left alone"
+    finally:
+        gc.set_threshold(*before)
