@@ -110,10 +110,7 @@ async def test_a_malformed_chunk_interrupts_the_stream_and_keeps_what_was_shown(
 ) -> None:
     """A chunk that is not JSON (orjson decodes the stream) ends the answer as interrupted,
     with the text that came before it kept."""
-    body = (
-        b'data: {"choices":[{"index":0,"delta":{"content":"half an "}}]}\n\n'
-        b"data: {not json\n\n"
-    )
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"half an "}}]}\n\ndata: {not json\n\n'
 
     async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")  # the request's headers; its body is not needed
