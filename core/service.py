@@ -58,6 +58,8 @@ class Services:
         return Feedback(self.db)
 
     async def close(self) -> None:
+        # Background summaries first: none may outlive the Kimi client and the database.
+        await self.assistant.compactor.close()
         console = getattr(getattr(self.assistant, "access", None), "console", None)
         if console is not None:  # the allow-list refresher (core.access)
             await console.stop()

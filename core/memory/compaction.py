@@ -92,13 +92,17 @@ class Compactor:
         return True
 
     async def close(self, grace: float = 10.0) -> None:
-        """Let running compactions finish (they are cheap to lose: the next turn retries).
-        Also what tests await to let the background settle."""
+        """Let running and waiting compactions finish within ``grace``, then cancel the rest
+        (cheap to lose: the conversation's next turn retries). ``Services.close`` calls it
+        before closing the Kimi client and the database; also what tests await to let the
+        background settle."""
         pending = [t for t in self._tasks.values() if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)
             for task in late:
                 task.cancel()
+            if late:
+                await asyncio.wait(late)  # cancelled for good before the client closes
 
     async def _run(self, conversation: ConversationRecord, user_id: str) -> None:
         metrics.COMPACTIONS_WAITING.inc()

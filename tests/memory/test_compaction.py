@@ -242,3 +242,41 @@ async def test_a_compacted_turn_reads_summary_and_history_in_few_queries(memory_
     assert summary_reads(statements) == []
     history_pages = [s for s in statements if "FROM messages" in s and "messages.id >" in s]
     assert len(history_pages) == 1, statements
+
+
+async def test_closing_the_services_waits_for_a_summary_under_way(
+    moonshot, db_url, roomy_models, caplog
+):
+    """Services.close settles the background summaries before it closes the Kimi client and
+    the database: none is left to fail against them (a soak's end logged 167 such crashes)."""
+    settings = make_settings(
+        moonshot.base_url, db_url, kimi_models_file=roomy_models, **MEMORY_SETTINGS
+    )
+    services = await start_services(settings)
+    await clean_database(services.db)
+    summarizer = services.assistant.summarizer
+    real_summarize = summarizer.summarize
+    started = asyncio.Event()
+
+    async def slow_summarize(*args, **kwargs):  # still writing when the close begins
+        started.set()
+        await asyncio.sleep(0.5)
+        return await real_summarize(*args, **kwargs)
+
+    summarizer.summarize = slow_summarize
+    try:
+        for n in range(1, 10):  # not chat(): it settles the summaries itself
+            await services.assistant.handle(incoming(question(n)), CollectingSink())
+        await asyncio.wait_for(started.wait(), 10)
+        conversation = await conversation_id(services)
+    finally:
+        await services.close()
+    await asyncio.sleep(0.8)  # when a summary left running would reach the closed client
+    crashed = [r.getMessage() for r in caplog.records if "compact" in r.getMessage()]
+    assert crashed == []
+
+    reopened = await start_services(settings)
+    try:
+        assert await summary_rows(reopened.db, conversation) >= 1, "the summary was stored"
+    finally:
+        await reopened.close()
