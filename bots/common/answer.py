@@ -24,6 +24,7 @@ from collections.abc import Callable
 from bots.common.pacing import StreamPacer
 from bots.common.parts import AnswerParts
 from bots.common.splitting import close_open_fence
+from bots.common.weak import weak_async_callback
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ class StreamedAnswer:
         self._note = note
         self._note_alone = note_alone or note
         self._ended = ended or asyncio.Event()
-        self._pacer = StreamPacer(self._preview, interval)
+        # weakly: the pacer is ours, and a bound method would make the two a reference cycle
+        self._pacer = StreamPacer(weak_async_callback(self._preview), interval)
         self._lock = asyncio.Lock()
         self._refresh: asyncio.Task[None] | None = None
 

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.common.parts import AnswerParts, PartWriter, Resplit
 from bots.common.splitting import split_markdown
+from bots.common.weak import weak_callback
 from bots.slack.api import error_code
 from bots.slack.mrkdwn import to_mrkdwn
 from bots.slack.target import ReplyTarget
@@ -88,7 +89,8 @@ class Answer(AnswerParts):
             client, target, native=native, on_stream_refused=on_stream_refused
         )
         super().__init__(self.layout)
-        self.layout.parts_of = self.parts
+        # weakly: the layout is ours, and a bound method would make the two a reference cycle
+        self.layout.parts_of = weak_callback(self.parts, lambda text: [text])
 
     @property
     def limit(self) -> int:

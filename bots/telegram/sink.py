@@ -22,6 +22,7 @@ from bots.common.answer import StreamedAnswer
 from bots.common.parts import AnswerParts, PartWriter
 from bots.common.splitting import close_open_fence
 from bots.common.thinking import ThinkingClock
+from bots.common.weak import weak_callback
 from bots.telegram.chat_action import TypingIndicator
 from bots.telegram.delivery import MessageWriter, Previews, TelegramPart, describe
 from bots.telegram.formatting import PART_LIMIT, split_for_telegram
@@ -69,8 +70,9 @@ class TelegramSink:
         previews = Previews(
             give_up=ended,
             drafts=use_drafts,
-            decorate=self._with_notice,
-            on_visible=self._visible,
+            # weakly: these previews belong to this sink (no reference cycle through them)
+            decorate=weak_callback(self._with_notice, lambda text: text),
+            on_visible=weak_callback(self._visible, lambda: None),
             on_drafts_refused=on_drafts_refused or (lambda everywhere: None),
         )
         # Replies are plain text and finished at once; they never touch the typing indicator.

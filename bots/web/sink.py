@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bots.common.parts import AnswerParts, PartWriter
+from bots.common.weak import weak_async_callback
 
 log = logging.getLogger(__name__)
+
+Send = Callable[[str, dict[str, object]], Awaitable[None]]  # one event: its name and data
 
 EVENT_STREAM_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -39,31 +43,31 @@ class _Unlimited:
 
     limit = None
 
-    def __init__(self, sink: EventStreamSink) -> None:
-        self._sink = sink
+    def __init__(self, send: Send) -> None:
+        self._send = send
 
     def fit(self, part: str) -> list[str]:
         return [part]
 
     def writer(self, index: int) -> PartWriter:
-        return _EventPart(self._sink)
+        return _EventPart(self._send)
 
 
 class _EventPart:
     """The answer's one part: what is new since the last event goes out as a ``delta``."""
 
-    def __init__(self, sink: EventStreamSink) -> None:
-        self._sink = sink
+    def __init__(self, send: Send) -> None:
+        self._send = send
         self._sent = 0
 
     async def show(self, text: str) -> None:
         delta = text[self._sent :]
         self._sent = len(text)
         if delta:
-            await self._sink.send("delta", {"text": delta})
+            await self._send("delta", {"text": delta})
 
     async def finish(self, text: str) -> None:
-        await self._sink.send("done", {"text": text})
+        await self._send("done", {"text": text})
 
     async def delete(self) -> None:
         """Never needed: the answer is always exactly one part."""
@@ -74,7 +78,8 @@ class EventStreamSink:
 
     def __init__(self, response: web.StreamResponse) -> None:
         self._response = response
-        self._parts = AnswerParts(_Unlimited(self))
+        # weakly: the parts are ours, and a bound method would make a reference cycle
+        self._parts = AnswerParts(_Unlimited(weak_async_callback(self.send)))
         self._text = ""
         self.gone = False
         self.failed = False
