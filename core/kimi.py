@@ -195,23 +195,28 @@ class KimiClient:
                 error: errors.KimiError = errors.StreamInterrupted("stream exceeded total timeout")
             except errors.KimiError as exc:
                 error = exc
-            if result.text:
-                result.latency_s = time.monotonic() - started
-                raise PartialAnswer(str(error), result) from error
-            if not error.retryable or attempt > self.policy.max_retries:
-                raise error
-            delay = self.policy.delay(error, attempt - 1)
-            log.warning(
-                "kimi call failed (%s: %s); retry %d/%d in %.1fs",
-                error.kind,
-                error.detail,
-                attempt,
-                self.policy.max_retries,
-                delay,
-            )
-            if on_retry is not None:
-                await on_retry(error, delay, attempt)
-            await self._sleep(delay)
+            try:
+                if result.text:
+                    result.latency_s = time.monotonic() - started
+                    raise PartialAnswer(str(error), result) from error
+                if not error.retryable or attempt > self.policy.max_retries:
+                    raise error
+                delay = self.policy.delay(error, attempt - 1)
+                log.warning(
+                    "kimi call failed (%s: %s); retry %d/%d in %.1fs",
+                    error.kind,
+                    error.detail,
+                    attempt,
+                    self.policy.max_retries,
+                    delay,
+                )
+                if on_retry is not None:
+                    await on_retry(error, delay, attempt)
+                await self._sleep(delay)
+            finally:
+                # The error's traceback holds this frame: kept in a local, the two would be a
+                # reference cycle, and the whole turn behind it would wait for a full collection.
+                del error
 
     async def _stream_once(
         self,
