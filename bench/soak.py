@@ -254,6 +254,7 @@ class Stats:
     prompt_at_minute: array[float] = field(default_factory=samples)
     cached_at_minute: array[float] = field(default_factory=samples)
     summaries: int = 0  # compactions stored by the end
+    telegram_records: str = ""  # what the in-process Telegram emulator holds at the end
     compaction_failures: int = 0
 
     def note_first(self, seconds: float) -> None:
@@ -410,6 +411,13 @@ class TelegramLoad:
             await asyncio.sleep(rng.uniform(*self.load.think))
 
 
+# What the in-process Telegram emulator keeps per chat: a user needs only its latest message
+# ids (an answer here is one message). Tighter than the emulator's own needs in tests, because
+# its records are in the measured process: capped at 5,000 answers and 50 messages a chat, as
+# before 2026-12-06, they grew with the run until minute ~33, as the bot's memory would.
+KEEP_PER_CHAT = 4
+
+
 def trim_telegram_records(tg: Any) -> None:
     """The emulator keeps every call and message for tests; a soak only needs recent ones."""
     state = tg.state
@@ -417,13 +425,31 @@ def trim_telegram_records(tg: Any) -> None:
     state.failures.clear()
     state.drafts.clear()
     state.chat_actions.clear()
-    if len(state.sent) > 5000:
-        del state.sent[:-2000]
-        state.sent_index = {(m.chat_id, m.message_id): m for m in state.sent}
+    kept_per_chat: Counter[int] = Counter()
+    recent = []
+    for message in reversed(state.sent):
+        if kept_per_chat[message.chat_id] < KEEP_PER_CHAT:
+            kept_per_chat[message.chat_id] += 1
+            recent.append(message)
+    if len(recent) < len(state.sent):
+        recent.reverse()
+        state.sent[:] = recent
+        state.sent_index = {(m.chat_id, m.message_id): m for m in recent}
     for chat in state.chats.values():
-        if len(chat.messages) > 50:
-            for message_id in sorted(chat.messages)[:-20]:
+        if len(chat.messages) > 2 * KEEP_PER_CHAT:
+            for message_id in sorted(chat.messages)[: -2 * KEEP_PER_CHAT]:
                 del chat.messages[message_id]
+
+
+def telegram_records(tg: Any) -> str:
+    """What the emulator holds at the end (it lives in this process, so it is in the RSS)."""
+    state = tg.state
+    sent_chars = sum(len(m.text or "") + len(m.source_text or "") for m in state.sent)
+    chat_messages = sum(len(chat.messages) for chat in state.chats.values())
+    return (
+        f"{len(state.sent)} answers kept ({sent_chars / 1e6:.1f} M characters), "
+        f"{chat_messages} chat messages"
+    )
 
 
 async def sample_rss(stats: Stats, tg: Any | None) -> None:
@@ -559,6 +585,8 @@ async def run(args: argparse.Namespace) -> int:
                     for sampler in samplers:
                         sampler.cancel()
                     stats.event_rows_end = await services.db.events.count()
+                    if tg is not None:
+                        stats.telegram_records = telegram_records(tg)
                 gc.collect()
                 rss_end = rss_mb()
                 left = await leftover_answers(services)
@@ -671,6 +699,8 @@ def report(
     print(f"answers left in progress: {left}")
     report_by_minute(stats)
     report_memory(stats)
+    if stats.telegram_records:
+        print(f"Telegram emulator (in this process) at the end: {stats.telegram_records}")
     if telegram_users:
         report_event_rows(args, stats)
     print(
