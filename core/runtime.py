@@ -125,8 +125,9 @@ def collect_young_less_often(threshold: int) -> tuple[int, int, int]:
     with ``DEBUG_SAVEALL`` found 10-14 objects of cyclic garbage per 100 turns. The standard
     library's ``gc.set_threshold`` is the knob; the older generations keep Python's ratios.
     With 10,000 (and uvloop) the same soak ran 240 young, 21 middle and 1 full collection;
-    the price is cyclic garbage that waits longer: Python's allocated blocks grew 7 % over
-    the 40 minutes instead of falling (bench/NOTES.md).
+    the price is that cyclic garbage waits longer, so a finished answer must not be in a
+    reference cycle (``tests/*/test_no_cycles.py``): before those were broken, Python's
+    allocated blocks grew 7 % over the 40 minutes; after, they fell 5 % (bench/NOTES.md).
     """
     if threshold > 0:
         _, middle, old = gc.get_threshold()
