@@ -9,9 +9,8 @@ import pytest
 from emulators.moonshot import Fault, ScriptedReply
 from emulators.slack import SlackEmulator
 from tests.slack.conftest import SlackBot
+from tests.slack.test_streaming import SLOW_TEXT
 from tests.support.garbage import cyclic_garbage
-
-SLOW_TEXT = " ".join(f"word{i}" for i in range(1, 61))
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native stream", "post and update"])
