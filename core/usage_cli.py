@@ -153,11 +153,15 @@ def render_usage(
         raise ValueError(f"by must be one of {', '.join(REPORT_GROUPS)}")
     show_saved = saved is not None and any(r.cached_tokens for r in rows)
 
-    def saving(row: UsageRow) -> float:
+    def saving(row: UsageRow) -> float | None:
+        """None: cached tokens of models without a cache-hit price (unknown, not zero)."""
         assert saved is not None
+        if not row.cached_tokens:
+            return 0.0
         if any(r is row for r in rows):
-            return saved.get((row.key, row.currency), 0.0)
-        return sum(v for (_, currency), v in saved.items() if currency == row.currency)
+            return saved.get((row.key, row.currency))
+        known = [v for (_, currency), v in saved.items() if currency == row.currency]
+        return sum(known) if known else None
 
     def record(row: UsageRow) -> dict[str, Any]:
         values = _record(row)
@@ -167,7 +171,7 @@ def render_usage(
         if show_saved:
             values.update(
                 fresh_prompt_tokens=max(row.prompt_tokens - row.cached_tokens, 0),
-                cache_saved=round(saving(row), 6),
+                cache_saved=None if (amount := saving(row)) is None else round(amount, 6),
             )
         return values
 
@@ -178,7 +182,9 @@ def render_usage(
             shown += [f"{rated.up:,}", f"{rated.down:,}"]
         if show_saved:
             fresh = max(row.prompt_tokens - row.cached_tokens, 0)
-            shown += [f"{fresh:,}", money(saving(row), row.currency) if row.currency else "-"]
+            amount = saving(row)
+            unknown = amount is None or not row.currency
+            shown += [f"{fresh:,}", "-" if unknown else money(amount or 0.0, row.currency)]
         return shown
 
     if fmt == "json":

@@ -141,13 +141,14 @@ def format_totals(
             fee=amounts(totals.tool_fees, currency),
         )
     if totals.cached_tokens:
-        line += texts.text(
-            "usage_cache",
-            lang,
-            cached=totals.cached_tokens,
-            fresh=max(totals.prompt_tokens - totals.cached_tokens, 0),
-            saved=amounts(saved or {}, currency),
-        )
+        cached = totals.cached_tokens
+        fresh = max(totals.prompt_tokens - cached, 0)
+        if saved:
+            line += texts.text(
+                "usage_cache", lang, cached=cached, fresh=fresh, saved=amounts(saved, currency)
+            )
+        else:  # no model used has a cache-hit price: unknown, not zero
+            line += texts.text("usage_cache_unpriced", lang, cached=cached, fresh=fresh)
     return line
 
 

@@ -22,6 +22,7 @@ from tests.conftest import clean_database, make_settings
 from tests.support.ledger import ledger_row
 
 MODEL = "kimi-k2-0905-preview"  # the catalog prices its cache hits (4.0 in, 1.0 cached per 1M)
+UNPRICED = "kimi-k2"  # the product brief's table: input and output prices only
 LONG = " ".join(f"word{i}" for i in range(900))  # ~1,200 tokens: several 256-token chunks
 
 
@@ -61,6 +62,35 @@ async def test_usage_shows_cached_and_fresh_tokens_and_what_caching_saved(
         f"; prompt {totals.cached_tokens:,} cached + {fresh:,} fresh, caching saved ¥{saved:.4f}"
     ), today
     assert saved > 0
+
+
+@pytest.fixture
+async def unpriced_services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
+    """The brief's kimi-k2: the catalog has no cache-hit price for it."""
+    settings = make_settings(moonshot.base_url, db_url, kimi_model=UNPRICED, kimi_tools=False)  # type: ignore[attr-defined]
+    built = await start_services(settings)
+    await clean_database(built.db)
+    yield built
+    await built.close()
+
+
+async def test_usage_says_the_saving_is_unknown_without_a_cache_price(
+    unpriced_services: Services,
+) -> None:
+    assert builtin_catalog().get(UNPRICED).cached_input_price is None
+    await say(unpriced_services, f"Please read this: {LONG}")
+    await say(unpriced_services, "And now a short question.")
+    totals = await unpriced_services.db.usage.totals(user_id="test:1")
+    assert totals.cached_tokens > 0, "the second turn repeats the first one's prefix"
+    fresh = totals.prompt_tokens - totals.cached_tokens
+
+    today = (await say(unpriced_services, "/usage")).splitlines()[1]
+
+    assert today.endswith(
+        f"; prompt {totals.cached_tokens:,} cached + {fresh:,} fresh "
+        "(no cache-hit price in the model catalog, so what caching saved is not known)"
+    ), today
+    assert "caching saved ¥" not in today
 
 
 async def test_usage_without_cached_tokens_is_unchanged(cached_services: Services) -> None:
@@ -121,4 +151,43 @@ def test_kimi_bot_usage_shows_fresh_tokens_and_the_saving(tmp_path: Path) -> Non
     )
     assert data["rows"][0]["cache_saved"] == pytest.approx(0.024)
     assert data["rows"][0]["fresh_prompt_tokens"] == 14_000
+    assert data["totals"][0]["cache_saved"] == pytest.approx(0.024)
+
+
+async def _unpriced_ledger(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.migrate()
+        when = datetime(2025, 3, 1, 10, tzinfo=UTC)
+        await db.usage.record_at(_entry(MODEL, 10_000, 8_000), when)
+        await db.usage.record_at(_entry(UNPRICED, 5_000, 4_000), when)
+        await db.usage.record_at(_entry("moonshot-v1-8k", 2_000, 0), when)
+    finally:
+        await db.close()
+
+
+def test_kimi_bot_usage_leaves_an_unpriced_saving_unknown(tmp_path: Path) -> None:
+    """Cached tokens of a model without a cache-hit price: "-" (JSON null), not ¥0; the
+    total adds what is known."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+    asyncio.run(_unpriced_ledger(url))
+    env = clean_env(tmp_path, DATABASE_URL=url, KIMI_TIMEZONE="UTC")
+
+    table = kimi_bot("usage", "--since", "all", "--by", "model", env=env, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split()[-2:] for line in table.stdout.splitlines()[3:6]}
+    assert rows[UNPRICED] == ["1,000", "-"]
+    assert rows[MODEL] == ["2,000", "¥0.0240"]
+    assert rows["moonshot-v1-8k"] == ["2,000", "¥0.0000"]  # nothing cached: nothing saved
+    total = next(line for line in table.stdout.splitlines() if line.startswith("TOTAL"))
+    assert total.split()[-2:] == ["5,000", "¥0.0240"]
+
+    data = json.loads(
+        kimi_bot(
+            "usage", "--since", "all", "--by", "model", "--format", "json", env=env, cwd=tmp_path
+        ).stdout
+    )
+    by_model = {row["model"]: row for row in data["rows"]}
+    assert by_model[UNPRICED]["cache_saved"] is None
+    assert by_model[MODEL]["cache_saved"] == pytest.approx(0.024)
     assert data["totals"][0]["cache_saved"] == pytest.approx(0.024)
