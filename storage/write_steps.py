@@ -100,7 +100,7 @@ async def run_planned(
             await connection.execute(group.step.statement, parameters)
             continue
         start = 0
-        for size in _chunks(len(group.rows)):
+        for size in insert_sizes(len(group.rows)):
             rows = group.rows[start : start + size]
             result = await connection.execute(group.step.statement, rows if size > 1 else rows[0])
             returned = sorted(int(value) for value in result.scalars().all())
@@ -112,7 +112,7 @@ async def run_planned(
     return ids
 
 
-def _chunks(count: int) -> list[int]:
+def insert_sizes(count: int) -> list[int]:
     """``count`` as a sum of powers of two up to :data:`MAX_ROWS_PER_INSERT`, largest first.
 
     A multi-row insert's SQL names every row's placeholders, so each row count is a statement

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert, select, table, update
 from core.types import ConversationKey
 from storage import COMPLETE, IN_PROGRESS, Database
 from storage.models import Participant
-from storage.write_steps import ReturnedIdsUnclear, Step, _chunks, plan, run_planned
+from storage.write_steps import ReturnedIdsUnclear, Step, insert_sizes, plan, run_planned
 from tests.support.ledger import ledger_row
 
 WRITERS = 120
@@ -180,7 +180,7 @@ def test_a_step_needs_rows_and_returns_at_most_one_id() -> None:
 )
 def test_shared_inserts_come_in_a_few_sizes(count: int, sizes: list[int]) -> None:
     """Each row count is a statement of its own in SQLite's statement cache: powers of two."""
-    assert _chunks(count) == sizes
+    assert insert_sizes(count) == sizes
 
 
 async def test_ids_are_matched_chunk_by_chunk() -> None:
