@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,13 +27,18 @@ UNPRICED = "kimi-k2"  # the product brief's table: input and output prices only
 LONG = " ".join(f"word{i}" for i in range(900))  # ~1,200 tokens: several 256-token chunks
 
 
-@pytest.fixture
-async def cached_services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
-    settings = make_settings(moonshot.base_url, db_url, kimi_model=MODEL, kimi_tools=False)  # type: ignore[attr-defined]
+async def _services(moonshot: object, db_url: str, model: str) -> AsyncIterator[Services]:
+    settings = make_settings(moonshot.base_url, db_url, kimi_model=model, kimi_tools=False)  # type: ignore[attr-defined]
     built = await start_services(settings)
     await clean_database(built.db)
     yield built
     await built.close()
+
+
+@pytest.fixture
+async def cached_services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
+    async for built in _services(moonshot, db_url, MODEL):
+        yield built
 
 
 async def say(services: Services, text: str) -> str:
@@ -67,11 +73,8 @@ async def test_usage_shows_cached_and_fresh_tokens_and_what_caching_saved(
 @pytest.fixture
 async def unpriced_services(moonshot: object, db_url: str) -> AsyncIterator[Services]:
     """The brief's kimi-k2: the catalog has no cache-hit price for it."""
-    settings = make_settings(moonshot.base_url, db_url, kimi_model=UNPRICED, kimi_tools=False)  # type: ignore[attr-defined]
-    built = await start_services(settings)
-    await clean_database(built.db)
-    yield built
-    await built.close()
+    async for built in _services(moonshot, db_url, UNPRICED):
+        yield built
 
 
 async def test_usage_says_the_saving_is_unknown_without_a_cache_price(
@@ -116,26 +119,36 @@ def _entry(model: str, prompt: int, cached: int, currency: str = "CNY") -> Usage
     )
 
 
-async def _ledger(url: str) -> None:
+async def _ledger(url: str, entries: list[UsageEntry]) -> None:
     db = Database(url)
     try:
         await db.migrate()
-        when = datetime(2025, 3, 1, 10, tzinfo=UTC)
-        await db.usage.record_at(_entry(MODEL, 10_000, 8_000), when)
-        await db.usage.record_at(_entry(MODEL, 10_000, 0), when)
-        await db.usage.record_at(_entry("moonshot-v1-8k", 2_000, 0), when)
+        for entry in entries:
+            await db.usage.record_at(entry, datetime(2025, 3, 1, 10, tzinfo=UTC))
     finally:
         await db.close()
 
 
-def test_kimi_bot_usage_shows_fresh_tokens_and_the_saving(tmp_path: Path) -> None:
+def _usage_by_model(tmp_path: Path, *entries: UsageEntry) -> tuple[list[str], dict[str, str]]:
+    """``kimi-bot usage --by model`` over a ledger of ``entries`` (a cheap one added): its
+    lines, and the environment for more calls."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    asyncio.run(_ledger(url))
+    asyncio.run(_ledger(url, [*entries, _entry("moonshot-v1-8k", 2_000, 0)]))
     env = clean_env(tmp_path, DATABASE_URL=url, KIMI_TIMEZONE="UTC")
-
     table = kimi_bot("usage", "--since", "all", "--by", "model", env=env, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    lines = table.stdout.splitlines()
+    return table.stdout.splitlines(), env
+
+
+def _usage_json(tmp_path: Path, env: dict[str, str], by: str) -> dict[str, Any]:
+    report = kimi_bot(
+        "usage", "--since", "all", "--by", by, "--format", "json", env=env, cwd=tmp_path
+    )
+    return json.loads(report.stdout)
+
+
+def test_kimi_bot_usage_shows_fresh_tokens_and_the_saving(tmp_path: Path) -> None:
+    lines, env = _usage_by_model(tmp_path, _entry(MODEL, 10_000, 8_000), _entry(MODEL, 10_000, 0))
     assert lines[1].split()[-3:] == ["fresh", "cache", "saved"]
     rows = {line.split()[0]: line.split()[-2:] for line in lines[3:5]}
     # 8,000 cached tokens at 4.0 instead of 1.0 per million: ¥0.024 saved
@@ -144,49 +157,26 @@ def test_kimi_bot_usage_shows_fresh_tokens_and_the_saving(tmp_path: Path) -> Non
     total = next(line for line in lines if line.startswith("TOTAL"))
     assert total.split()[-2:] == ["14,000", "¥0.0240"]
 
-    data = json.loads(
-        kimi_bot(
-            "usage", "--since", "all", "--by", "user", "--format", "json", env=env, cwd=tmp_path
-        ).stdout
-    )
+    data = _usage_json(tmp_path, env, "user")
     assert data["rows"][0]["cache_saved"] == pytest.approx(0.024)
     assert data["rows"][0]["fresh_prompt_tokens"] == 14_000
     assert data["totals"][0]["cache_saved"] == pytest.approx(0.024)
 
 
-async def _unpriced_ledger(url: str) -> None:
-    db = Database(url)
-    try:
-        await db.migrate()
-        when = datetime(2025, 3, 1, 10, tzinfo=UTC)
-        await db.usage.record_at(_entry(MODEL, 10_000, 8_000), when)
-        await db.usage.record_at(_entry(UNPRICED, 5_000, 4_000), when)
-        await db.usage.record_at(_entry("moonshot-v1-8k", 2_000, 0), when)
-    finally:
-        await db.close()
-
-
 def test_kimi_bot_usage_leaves_an_unpriced_saving_unknown(tmp_path: Path) -> None:
     """Cached tokens of a model without a cache-hit price: "-" (JSON null), not ¥0; the
     total adds what is known."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-    asyncio.run(_unpriced_ledger(url))
-    env = clean_env(tmp_path, DATABASE_URL=url, KIMI_TIMEZONE="UTC")
-
-    table = kimi_bot("usage", "--since", "all", "--by", "model", env=env, cwd=tmp_path)
-    assert table.returncode == 0, table.stderr
-    rows = {line.split()[0]: line.split()[-2:] for line in table.stdout.splitlines()[3:6]}
+    lines, env = _usage_by_model(
+        tmp_path, _entry(MODEL, 10_000, 8_000), _entry(UNPRICED, 5_000, 4_000)
+    )
+    rows = {line.split()[0]: line.split()[-2:] for line in lines[3:6]}
     assert rows[UNPRICED] == ["1,000", "-"]
     assert rows[MODEL] == ["2,000", "¥0.0240"]
     assert rows["moonshot-v1-8k"] == ["2,000", "¥0.0000"]  # nothing cached: nothing saved
-    total = next(line for line in table.stdout.splitlines() if line.startswith("TOTAL"))
+    total = next(line for line in lines if line.startswith("TOTAL"))
     assert total.split()[-2:] == ["5,000", "¥0.0240"]
 
-    data = json.loads(
-        kimi_bot(
-            "usage", "--since", "all", "--by", "model", "--format", "json", env=env, cwd=tmp_path
-        ).stdout
-    )
+    data = _usage_json(tmp_path, env, "model")
     by_model = {row["model"]: row for row in data["rows"]}
     assert by_model[UNPRICED]["cache_saved"] is None
     assert by_model[MODEL]["cache_saved"] == pytest.approx(0.024)
