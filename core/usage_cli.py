@@ -183,8 +183,8 @@ def render_usage(
         if show_saved:
             fresh = max(row.prompt_tokens - row.cached_tokens, 0)
             amount = saving(row)
-            unknown = amount is None or not row.currency
-            shown += [f"{fresh:,}", "-" if unknown else money(amount or 0.0, row.currency)]
+            saved_cell = "-" if amount is None or not row.currency else money(amount, row.currency)
+            shown += [f"{fresh:,}", saved_cell]
         return shown
 
     if fmt == "json":
