@@ -147,7 +147,7 @@ def format_totals(
             line += texts.text(
                 "usage_cache", lang, cached=cached, fresh=fresh, saved=amounts(saved, currency)
             )
-        else:  # no model used has a cache-hit price: unknown, not zero
+        else:  # the catalog prices none of these cache hits: unknown, not zero
             line += texts.text("usage_cache_unpriced", lang, cached=cached, fresh=fresh)
     return line
 

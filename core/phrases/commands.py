@@ -78,12 +78,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "; prompt {cached:,} cached + {fresh:,} fresh, caching saved {saved}",
         "zh": "；输入中缓存命中 {cached:,} + 未命中 {fresh:,}，缓存节省 {saved}",
     },
-    # The same, when the catalog has no cache-hit price for the models used (the brief's
-    # kimi-k2, say): "saved ¥0.0000" would be wrong, Moonshot bills cache hits cheaper.
+    # The same, when the catalog prices none of these cache hits: its models have no cache-hit
+    # price (the brief's kimi-k2, say), or the calls were billed in another currency. "saved
+    # ¥0.0000" would be wrong: Moonshot bills cache hits cheaper.
     "usage_cache_unpriced": {
-        "en": "; prompt {cached:,} cached + {fresh:,} fresh (no cache-hit price in the model "
-        "catalog, so what caching saved is not known)",
-        "zh": "；输入中缓存命中 {cached:,} + 未命中 {fresh:,}（模型目录中没有缓存命中价格，节省金额未知）",
+        "en": "; prompt {cached:,} cached + {fresh:,} fresh (the model catalog has no cache-hit "
+        "price for these calls, so what caching saved is not known)",
+        "zh": "；输入中缓存命中 {cached:,} + 未命中 {fresh:,}（模型目录中没有这些调用的缓存命中价格，节省金额未知）",
     },
     "docs_disabled": {
         "en": "Documents are not enabled on this bot.",

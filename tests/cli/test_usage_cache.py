@@ -91,7 +91,8 @@ async def test_usage_says_the_saving_is_unknown_without_a_cache_price(
 
     assert today.endswith(
         f"; prompt {totals.cached_tokens:,} cached + {fresh:,} fresh "
-        "(no cache-hit price in the model catalog, so what caching saved is not known)"
+        "(the model catalog has no cache-hit price for these calls, so what caching saved "
+        "is not known)"
     ), today
     assert "caching saved ¥" not in today
 
